@@ -1,1 +1,256 @@
-//! (stub) app
+//! Wiring: from parsed settings to a finished run, its reports and its exit code (0 ok, 1 when a
+//! request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::{Command, DemoSettings, Settings};
+use crate::http::HttpConfig;
+use crate::report::{console, csv::CsvWriter, json};
+use crate::runner::{now_unix, LocalRunner, RunnerConfig};
+use crate::script::{LoadOptions, Scenario};
+
+/// The demo scenario, embedded so `rustlocust demo` works from any directory.
+const QUICKSTART: &str = include_str!("../scripts/quickstart.rhai");
+
+/// Exit code for usage, configuration and script errors.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Run a parsed command; returns the process exit code. Errors are printed here.
+pub fn run_command(cmd: Command) -> i32 {
+    let result = match cmd {
+        Command::Run(s) => run(&s, None),
+        Command::Demo(d) => demo(d),
+        Command::DemoTarget { bind, port } => demo_target(bind, port),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn load_options(s: &Settings) -> LoadOptions {
+    LoadOptions {
+        tags: s.tags.clone(),
+        exclude_tags: s.exclude_tags.clone(),
+        user_classes: s.user_classes.clone(),
+    }
+}
+
+/// Load the scenario (from `source` if given, else from the settings' path) and run it.
+pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
+    crate::logging::init(s.loglevel);
+    let opts = load_options(s);
+    let loaded = match source {
+        Some(src) => {
+            let dir = s.scenario.parent().unwrap_or(Path::new("."));
+            Scenario::from_source(&s.scenario.display().to_string(), src, dir, &opts)
+        }
+        None => Scenario::load(&s.scenario, &opts),
+    };
+    let scenario = match loaded {
+        Ok(sc) => Arc::new(sc),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if s.list || s.check {
+        print!("{}", scenario.describe());
+        if s.check {
+            println!("{}: OK", scenario.file);
+        }
+        return Ok(0);
+    }
+    if !s.headless {
+        log::warn!("the web UI is not available in this version; running headless (pass --headless to silence this)");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(headless(scenario, s))
+}
+
+async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
+    let cfg = RunnerConfig {
+        threads: s.threads,
+        http: HttpConfig {
+            insecure: s.insecure,
+            ..HttpConfig::default()
+        },
+        seed: s.seed,
+        max_stacks: s.max_coroutine_stacks,
+        host: s.host.clone(),
+    };
+    let mut runner = match LocalRunner::new(scenario, cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let mut csv = match &s.csv_prefix {
+        Some(p) => Some(
+            CsvWriter::new(p, s.csv_full_history)
+                .with_context(|| format!("--csv {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let stats = runner.stats();
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+
+    stats.lock().reset(now_unix());
+    log::info!(
+        "Ramping to {} users at a rate of {:.2} per second",
+        s.users,
+        s.spawn_rate
+    );
+    let started = Instant::now();
+    runner.set_target(s.users as usize, s.spawn_rate);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let (mut last_csv, mut last_console) = (Instant::now(), Instant::now());
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = sigint.recv() => { log::info!("Got SIGINT signal, stopping the test"); break; }
+            _ = sigterm.recv() => { log::info!("Got SIGTERM signal, stopping the test"); break; }
+        }
+        runner.tick();
+        if s.run_time.is_some_and(|t| started.elapsed() >= t) {
+            log::info!("--run-time limit reached, shutting down");
+            break;
+        }
+        if last_csv.elapsed() >= Duration::from_secs(1) {
+            last_csv = Instant::now();
+            if let Some(w) = &mut csv {
+                if let Err(e) = w.write(&stats.lock(), runner.user_count() as u64, now_unix()) {
+                    log::error!("writing CSV files: {e}");
+                }
+            }
+        }
+        if !s.only_summary && last_console.elapsed() >= Duration::from_secs(2) {
+            last_console = Instant::now();
+            let mut out = Vec::new();
+            let _ = console::write_stats_table(&mut out, &stats.lock(), now_unix(), true);
+            tables_out(s, &out);
+        }
+    }
+    let hurry = async {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+        log::warn!("second signal: cancelling users now");
+    };
+    runner.stop(s.stop_timeout, hurry).await;
+    runner.shutdown().await;
+
+    let now = now_unix();
+    let st = stats.lock();
+    if let Some(w) = &mut csv {
+        w.write(&st, 0, now)
+            .context("writing the final CSV files")?;
+    }
+    let mut out = Vec::new();
+    let _ = console::write_stats_table(&mut out, &st, now, false);
+    let _ = writeln!(out);
+    let _ = console::write_percentiles_table(&mut out, &st);
+    let _ = writeln!(out);
+    let _ = console::write_error_report(&mut out, &st);
+    tables_out(s, &out);
+    if s.json {
+        println!("{}", serde_json::to_string_pretty(&json::stats_json(&st))?);
+    }
+    Ok(if st.has_failures() || st.has_exceptions() {
+        s.exit_code_on_error
+    } else {
+        0
+    })
+}
+
+/// Tables go to stdout, or to stderr when stdout carries `--json`.
+fn tables_out(s: &Settings, bytes: &[u8]) {
+    if s.json {
+        let _ = std::io::stderr().write_all(bytes);
+    } else {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(bytes);
+        let _ = o.flush();
+    }
+}
+
+/// `rustlocust demo`: the demo target on a free port plus a headless run of the quickstart.
+fn demo(d: DemoSettings) -> anyhow::Result<i32> {
+    let (port, _server) = start_demo_target()?;
+    let mut s = d.settings;
+    s.host = Some(format!("http://127.0.0.1:{port}"));
+    s.users = d.users;
+    s.spawn_rate = d.spawn_rate;
+    s.run_time = Some(d.run_time);
+    s.headless = true;
+    crate::logging::init(s.loglevel);
+    log::info!(
+        "demo target listening on http://127.0.0.1:{port}; running {} for {:?}",
+        s.scenario.display(),
+        d.run_time
+    );
+    let from_disk = std::fs::read_to_string(&s.scenario).ok();
+    run(&s, Some(from_disk.as_deref().unwrap_or(QUICKSTART)))
+}
+
+/// Serve the demo target on its own thread; returns the port.
+fn start_demo_target() -> anyhow::Result<(u16, std::thread::JoinHandle<()>)> {
+    let std_listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("binding the demo target")?;
+    std_listener.set_nonblocking(true)?;
+    let port = std_listener.local_addr()?.port();
+    let handle = std::thread::Builder::new()
+        .name("demo-target".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return log::error!("demo target: {e}"),
+            };
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => {
+                        if let Err(e) = crate::demo::serve(l).await {
+                            log::error!("demo target stopped: {e}");
+                        }
+                    }
+                    Err(e) => log::error!("demo target: {e}"),
+                }
+            });
+        })?;
+    Ok((port, handle))
+}
+
+fn demo_target(bind: std::net::IpAddr, port: u16) -> anyhow::Result<i32> {
+    crate::logging::init(log::LevelFilter::Info);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((bind, port))
+            .await
+            .with_context(|| format!("binding {bind}:{port}"))?;
+        log::info!("demo target listening on http://{}", listener.local_addr()?);
+        crate::demo::serve_until(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        Ok(0)
+    })
+}

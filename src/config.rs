@@ -1,1 +1,1050 @@
-//! (stub) config
+//! The validated run configuration ([`Settings`], [`Command`]) and the two non-CLI sources it
+//! can come from: `RUSTLOCUST_<NAME>` environment variables and a TOML file (`rustlocust.toml` or
+//! `--config FILE`). Precedence is file < environment < command line; `cli.rs` does the command
+//! line and the merge.
+//!
+//! Each source is read into a [`Layer`] (every field optional) so that "not given" can be told
+//! apart from "given as the default", which precedence needs.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::LevelFilter;
+
+use crate::timespan::parse_timespan;
+
+pub use crate::cli::{parse, parse_from};
+
+/// Read from the current directory when no `--config` / `RUSTLOCUST_CONFIG` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "rustlocust.toml";
+/// Prefix of the environment variables: `RUSTLOCUST_USERS`, `RUSTLOCUST_SPAWN_RATE`, ...
+pub const ENV_PREFIX: &str = "RUSTLOCUST_";
+/// The scenario `rustlocust demo` runs against the built-in demo target.
+pub const DEMO_SCENARIO: &str = "scripts/quickstart.rhai";
+
+/// What the program was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run (or `--list` / `--check`) a scenario.
+    Run(Settings),
+    /// Start the demo target and run the quickstart scenario against it, headless.
+    Demo(DemoSettings),
+    /// Serve only the demo target until Ctrl-C.
+    DemoTarget { bind: IpAddr, port: u16 },
+}
+
+/// Everything a run needs, validated: once this exists, no option can still be invalid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub scenario: PathBuf,
+    /// Base URL (`http://` or `https://`); `None` leaves it to the scenario.
+    pub host: Option<String>,
+    pub users: u64,
+    /// Users started per second; always finite and > 0.
+    pub spawn_rate: f64,
+    /// `None` runs until stopped.
+    pub run_time: Option<Duration>,
+    pub headless: bool,
+    /// How long users may finish their current task once the test stops.
+    pub stop_timeout: Duration,
+    pub tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
+    pub csv_prefix: Option<PathBuf>,
+    pub csv_full_history: bool,
+    pub json: bool,
+    pub only_summary: bool,
+    pub loglevel: LevelFilter,
+    pub list: bool,
+    pub check: bool,
+    pub exit_code_on_error: i32,
+    pub seed: Option<u64>,
+    /// Worker threads that run users; always >= 1.
+    pub threads: usize,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    /// Overrides the coroutine stack-pool bound (hidden option, for tests).
+    pub max_coroutine_stacks: Option<usize>,
+    /// User classes to run; empty means all.
+    pub user_classes: Vec<String>,
+}
+
+impl Settings {
+    /// The settings of a plain `rustlocust <scenario>`: every option at its default.
+    pub fn new(scenario: impl Into<PathBuf>) -> Self {
+        Settings {
+            scenario: scenario.into(),
+            host: None,
+            users: 1,
+            spawn_rate: 1.0,
+            run_time: None,
+            headless: false,
+            stop_timeout: Duration::ZERO,
+            tags: Vec::new(),
+            exclude_tags: Vec::new(),
+            csv_prefix: None,
+            csv_full_history: false,
+            json: false,
+            only_summary: false,
+            loglevel: LevelFilter::Info,
+            list: false,
+            check: false,
+            exit_code_on_error: 1,
+            seed: None,
+            threads: default_threads(),
+            insecure: false,
+            max_coroutine_stacks: None,
+            user_classes: Vec::new(),
+        }
+    }
+}
+
+/// `rustlocust demo`: the quickstart scenario, headless, against the built-in target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    pub run_time: Duration,
+    pub users: u64,
+    pub spawn_rate: f64,
+    /// The rest, with `scenario` = [`DEMO_SCENARIO`], `headless`, and `users`, `spawn_rate`,
+    /// `run_time` copied from above. `host` is `None`: the demo target's port is only known once
+    /// it is bound.
+    pub settings: Settings,
+}
+
+/// The machine's available parallelism (1 if it cannot be determined).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Env(String),
+    File { path: PathBuf, key: String },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::File { path, key } => write!(f, "`{key}` in {}", path.display()),
+        }
+    }
+}
+
+/// Why no [`Command`] could be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// clap's own outcome: `--help` / `--version` (print it, exit 0) or a command-line usage
+    /// error, including invalid option values (print it, exit 2). See [`ConfigError::exit_code`].
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    #[error("cannot read config file {}: {source}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {} is not valid TOML: {message}", path.display())]
+    ConfigSyntax { path: PathBuf, message: String },
+    #[error("config file {}: unknown key `{key}`{}", path.display(), suggestion_text(suggestion))]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("config file {}: `{key}` must be {expected}, not {found}", path.display())]
+    WrongType {
+        path: PathBuf,
+        key: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("config file {}: `{first}` and `{second}` are the same option; keep one", path.display())]
+    DuplicateKey {
+        path: PathBuf,
+        first: String,
+        second: String,
+    },
+    #[error("invalid value {value:?} for {origin}: {reason}")]
+    InvalidValue {
+        origin: Origin,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "no scenario given: pass the scenario file (`rustlocust scenario.rhai`), set \
+         RUSTLOCUST_SCENARIO, or put `scenario = \"scenario.rhai\"` in rustlocust.toml \
+         (first time? try `rustlocust demo`)"
+    )]
+    NoScenario,
+    #[error(
+        "--csv-full-history requires --csv PREFIX (the history goes to PREFIX_stats_history.csv)"
+    )]
+    CsvFullHistoryWithoutCsv,
+}
+
+fn suggestion_text(s: &Option<&'static str>) -> String {
+    match s {
+        Some(k) => format!(" (did you mean `{k}`?)"),
+        None => format!(" (known keys: {})", KEYS.join(", ")),
+    }
+}
+
+impl ConfigError {
+    /// Whether this is `--help` or `--version` output rather than an error.
+    pub fn is_info(&self) -> bool {
+        matches!(self, ConfigError::Clap(e) if e.exit_code() == 0)
+    }
+
+    /// 0 for `--help`/`--version`, 2 for every error: clap's convention for usage errors, and
+    /// kept for our own checks so that a CI job can tell a misconfigured run (2) from a run whose
+    /// requests failed (`--exit-code-on-error`, 1 by default).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConfigError::Clap(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
+
+    /// Prints the message the way the user expects: help and version to stdout, errors to stderr.
+    pub fn print(&self) {
+        match self {
+            ConfigError::Clap(e) => {
+                let _ = e.print();
+            }
+            other => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr().lock(), "error: {other}");
+            }
+        }
+    }
+
+    /// [`print`](Self::print), then the exit code to use.
+    pub fn report(&self) -> i32 {
+        self.print();
+        self.exit_code()
+    }
+}
+
+// ----- value parsers, shared by the command line (as clap value parsers) and the other sources.
+
+/// Non-negative whole number of users.
+pub(crate) fn parse_users(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') && t[1..].parse::<f64>().is_ok() {
+        return Err("the number of users cannot be negative".into());
+    }
+    t.parse::<u64>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => format!("more than {} users", u64::MAX),
+        _ => "expected a whole number of users, e.g. 100".into(),
+    })
+}
+
+pub(crate) fn parse_spawn_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of users per second, e.g. 10 or 0.5".to_string())?;
+    check_spawn_rate(rate)
+}
+
+/// The spawn rate divides time between user starts: zero, negative or non-finite would stall or
+/// break the ramp-up.
+pub(crate) fn check_spawn_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_nan() || rate.is_infinite() {
+        Err("the spawn rate must be a finite number".into())
+    } else if rate <= 0.0 {
+        Err("the spawn rate must be greater than 0".into())
+    } else {
+        Ok(rate)
+    }
+}
+
+pub(crate) fn parse_timespan_value(s: &str) -> Result<Duration, String> {
+    parse_timespan(s).map_err(|e| e.kind.to_string() + " (expected e.g. 30s, 5m, 1h30m or 20)")
+}
+
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of threads, e.g. 4".to_string())?;
+    check_threads(n)
+}
+
+pub(crate) fn check_threads(n: usize) -> Result<usize, String> {
+    if n == 0 {
+        Err("at least 1 thread is needed to run users".into())
+    } else {
+        Ok(n)
+    }
+}
+
+pub(crate) fn parse_loglevel(s: &str) -> Result<LevelFilter, String> {
+    // `warning` and `critical` are Python's names, which Locust users are used to.
+    match s.trim().to_ascii_lowercase().as_str() {
+        "error" | "critical" => Ok(LevelFilter::Error),
+        "warn" | "warning" => Ok(LevelFilter::Warn),
+        "info" => Ok(LevelFilter::Info),
+        "debug" => Ok(LevelFilter::Debug),
+        "trace" => Ok(LevelFilter::Trace),
+        _ => Err("expected one of error, warn, info, debug, trace".into()),
+    }
+}
+
+pub(crate) fn parse_host(s: &str) -> Result<String, String> {
+    const HINT: &str = "expected a base URL such as http://localhost:8080 or https://example.com";
+    let t = s.trim();
+    let url = url::Url::parse(t).map_err(|e| format!("{e}; {HINT}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the scheme must be http or https; {HINT}"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("there is no host name; {HINT}"));
+    }
+    Ok(t.to_string())
+}
+
+pub(crate) fn parse_path(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() {
+        Err("the path is empty".into())
+    } else {
+        Ok(PathBuf::from(s))
+    }
+}
+
+pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// Splits `a,b c` into `["a", "b", "c"]`, dropping empty items.
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+// ----- layers
+
+/// One source's values; `None` = not given by this source.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Layer {
+    pub scenario: Option<PathBuf>,
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub run_time: Option<Duration>,
+    pub headless: Option<bool>,
+    pub stop_timeout: Option<Duration>,
+    pub tags: Option<Vec<String>>,
+    pub exclude_tags: Option<Vec<String>>,
+    pub csv_prefix: Option<PathBuf>,
+    pub csv_full_history: Option<bool>,
+    pub json: Option<bool>,
+    pub only_summary: Option<bool>,
+    pub loglevel: Option<LevelFilter>,
+    pub list: Option<bool>,
+    pub check: Option<bool>,
+    pub exit_code_on_error: Option<i32>,
+    pub seed: Option<u64>,
+    pub threads: Option<usize>,
+    pub insecure: Option<bool>,
+    pub max_coroutine_stacks: Option<usize>,
+    pub user_classes: Option<Vec<String>>,
+}
+
+/// The config-file keys (long option names); the environment variable of each is
+/// `RUSTLOCUST_` + the key in upper case with `-` as `_`.
+pub(crate) const KEYS: &[&str] = &[
+    "scenario",
+    "host",
+    "users",
+    "spawn-rate",
+    "run-time",
+    "headless",
+    "stop-timeout",
+    "tags",
+    "exclude-tags",
+    "csv",
+    "csv-full-history",
+    "json",
+    "only-summary",
+    "loglevel",
+    "list",
+    "check",
+    "exit-code-on-error",
+    "seed",
+    "threads",
+    "insecure",
+    "max-coroutine-stacks",
+    "user-classes",
+];
+
+/// Locust's names for our keys, so a pasted `locust.conf` line gets a useful hint.
+const ALIASES: &[(&str, &str)] = &[
+    ("locustfile", "scenario"),
+    ("f", "scenario"),
+    ("hatch-rate", "spawn-rate"),
+    ("clients", "users"),
+    ("num-users", "users"),
+    ("log-level", "loglevel"),
+    ("csv-prefix", "csv"),
+    ("user-class", "user-classes"),
+];
+
+pub(crate) fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('-', "_").to_ascii_uppercase())
+}
+
+impl Layer {
+    /// `self` where given, else `lower`.
+    pub fn over(self, lower: Layer) -> Layer {
+        macro_rules! pick {
+            ($($f:ident),*) => { Layer { $($f: self.$f.or(lower.$f)),* } };
+        }
+        pick!(
+            scenario,
+            host,
+            users,
+            spawn_rate,
+            run_time,
+            headless,
+            stop_timeout,
+            tags,
+            exclude_tags,
+            csv_prefix,
+            csv_full_history,
+            json,
+            only_summary,
+            loglevel,
+            list,
+            check,
+            exit_code_on_error,
+            seed,
+            threads,
+            insecure,
+            max_coroutine_stacks,
+            user_classes
+        )
+    }
+
+    /// Reads every `RUSTLOCUST_<KEY>`; an empty variable counts as unset.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+        let mut layer = Layer::default();
+        for key in KEYS {
+            let var = env_var_name(key);
+            let Some(value) = env(&var) else { continue };
+            if value.trim().is_empty() {
+                continue;
+            }
+            layer.set(key, Raw::Env(&value), &Origin::Env(var))?;
+        }
+        Ok(layer)
+    }
+
+    /// Reads a TOML config file; unknown keys and wrong types are errors.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Layer::from_toml(path, &text)
+    }
+
+    pub fn from_toml(path: &Path, text: &str) -> Result<Layer, ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::ConfigSyntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string().trim_end().to_string(),
+                })?;
+        let mut layer = Layer::default();
+        let mut seen: Vec<(&'static str, &str)> = Vec::new();
+        for (key, value) in &table {
+            let normalized = key.replace('_', "-");
+            let Some(&canonical) = KEYS.iter().find(|k| **k == normalized) else {
+                return Err(ConfigError::UnknownKey {
+                    path: path.to_path_buf(),
+                    key: key.clone(),
+                    suggestion: suggest_key(&normalized),
+                });
+            };
+            if let Some((_, first)) = seen.iter().find(|(c, _)| *c == canonical) {
+                return Err(ConfigError::DuplicateKey {
+                    path: path.to_path_buf(),
+                    first: first.to_string(),
+                    second: key.clone(),
+                });
+            }
+            seen.push((canonical, key));
+            let origin = Origin::File {
+                path: path.to_path_buf(),
+                key: key.clone(),
+            };
+            layer.set(canonical, Raw::Toml(value), &origin)?;
+        }
+        Ok(layer)
+    }
+
+    fn set(&mut self, key: &str, raw: Raw<'_>, origin: &Origin) -> Result<(), ConfigError> {
+        match key {
+            "scenario" => self.scenario = Some(raw.string(origin, parse_path)?),
+            "host" => self.host = Some(raw.string(origin, parse_host)?),
+            "users" => self.users = Some(raw.integer(origin, parse_users)?),
+            "spawn-rate" => self.spawn_rate = Some(raw.spawn_rate(origin)?),
+            "run-time" => self.run_time = Some(raw.timespan(origin)?),
+            "headless" => self.headless = Some(raw.boolean(origin)?),
+            "stop-timeout" => self.stop_timeout = Some(raw.timespan(origin)?),
+            "tags" => self.tags = Some(raw.list(origin)?),
+            "exclude-tags" => self.exclude_tags = Some(raw.list(origin)?),
+            "csv" => self.csv_prefix = Some(raw.string(origin, parse_path)?),
+            "csv-full-history" => self.csv_full_history = Some(raw.boolean(origin)?),
+            "json" => self.json = Some(raw.boolean(origin)?),
+            "only-summary" => self.only_summary = Some(raw.boolean(origin)?),
+            "loglevel" => self.loglevel = Some(raw.string(origin, parse_loglevel)?),
+            "list" => self.list = Some(raw.boolean(origin)?),
+            "check" => self.check = Some(raw.boolean(origin)?),
+            "exit-code-on-error" => {
+                self.exit_code_on_error = Some(raw.integer(origin, |s| {
+                    s.trim()
+                        .parse::<i32>()
+                        .map_err(|_| "expected a whole number (an exit code)".to_string())
+                })?)
+            }
+            "seed" => {
+                self.seed = Some(raw.integer(origin, |s| {
+                    s.trim()
+                        .parse::<u64>()
+                        .map_err(|_| "expected a non-negative whole number".to_string())
+                })?)
+            }
+            "threads" => self.threads = Some(raw.integer(origin, parse_threads)?),
+            "insecure" => self.insecure = Some(raw.boolean(origin)?),
+            "max-coroutine-stacks" => {
+                self.max_coroutine_stacks = Some(raw.integer(origin, |s| {
+                    s.trim()
+                        .parse::<usize>()
+                        .map_err(|_| "expected a non-negative whole number".to_string())
+                })?)
+            }
+            "user-classes" => self.user_classes = Some(raw.list(origin)?),
+            // KEYS and this match are kept in step by the `every_key_is_settable` test.
+            _ => unreachable!("config key {key} missing from Layer::set"),
+        }
+        Ok(())
+    }
+
+    /// Applies defaults and the checks that involve more than one option.
+    pub fn into_settings(self) -> Result<Settings, ConfigError> {
+        let scenario = self.scenario.ok_or(ConfigError::NoScenario)?;
+        let csv_full_history = self.csv_full_history.unwrap_or(false);
+        if csv_full_history && self.csv_prefix.is_none() {
+            return Err(ConfigError::CsvFullHistoryWithoutCsv);
+        }
+        let d = Settings::new(scenario);
+        Ok(Settings {
+            host: self.host.or(d.host),
+            users: self.users.unwrap_or(d.users),
+            spawn_rate: self.spawn_rate.unwrap_or(d.spawn_rate),
+            run_time: self.run_time.or(d.run_time),
+            headless: self.headless.unwrap_or(d.headless),
+            stop_timeout: self.stop_timeout.unwrap_or(d.stop_timeout),
+            tags: self.tags.unwrap_or(d.tags),
+            exclude_tags: self.exclude_tags.unwrap_or(d.exclude_tags),
+            csv_prefix: self.csv_prefix.or(d.csv_prefix),
+            csv_full_history,
+            json: self.json.unwrap_or(d.json),
+            only_summary: self.only_summary.unwrap_or(d.only_summary),
+            loglevel: self.loglevel.unwrap_or(d.loglevel),
+            list: self.list.unwrap_or(d.list),
+            check: self.check.unwrap_or(d.check),
+            exit_code_on_error: self.exit_code_on_error.unwrap_or(d.exit_code_on_error),
+            seed: self.seed.or(d.seed),
+            threads: self.threads.unwrap_or(d.threads),
+            insecure: self.insecure.unwrap_or(d.insecure),
+            max_coroutine_stacks: self.max_coroutine_stacks.or(d.max_coroutine_stacks),
+            user_classes: self.user_classes.unwrap_or(d.user_classes),
+            scenario: d.scenario,
+        })
+    }
+}
+
+fn suggest_key(key: &str) -> Option<&'static str> {
+    if let Some((_, to)) = ALIASES.iter().find(|(from, _)| *from == key) {
+        return Some(to);
+    }
+    KEYS.iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A value as one source gives it: environment variables are always text, TOML is typed.
+enum Raw<'a> {
+    Env(&'a str),
+    Toml(&'a toml::Value),
+}
+
+fn toml_type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date-time",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+impl Raw<'_> {
+    fn wrong_type(&self, origin: &Origin, expected: &'static str) -> ConfigError {
+        match (self, origin) {
+            (Raw::Toml(v), Origin::File { path, key }) => ConfigError::WrongType {
+                path: path.clone(),
+                key: key.clone(),
+                expected,
+                found: toml_type_name(v),
+            },
+            // Only TOML values have types; keep a sensible error should that ever change.
+            _ => ConfigError::InvalidValue {
+                origin: origin.clone(),
+                value: self.text(),
+                reason: format!("expected {expected}"),
+            },
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Raw::Env(s) => s.to_string(),
+            Raw::Toml(toml::Value::String(s)) => s.clone(),
+            Raw::Toml(v) => v.to_string(),
+        }
+    }
+
+    fn invalid(&self, origin: &Origin, reason: String) -> ConfigError {
+        ConfigError::InvalidValue {
+            origin: origin.clone(),
+            value: self.text(),
+            reason,
+        }
+    }
+
+    fn string<T>(
+        &self,
+        origin: &Origin,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let s = match self {
+            Raw::Env(s) => s,
+            Raw::Toml(toml::Value::String(s)) => s.as_str(),
+            Raw::Toml(_) => return Err(self.wrong_type(origin, "a string")),
+        };
+        parse(s).map_err(|reason| self.invalid(origin, reason))
+    }
+
+    /// TOML integers are re-parsed as text so ranges and messages match the command line's.
+    fn integer<T>(
+        &self,
+        origin: &Origin,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let s = match self {
+            Raw::Env(s) => s.to_string(),
+            Raw::Toml(toml::Value::Integer(i)) => i.to_string(),
+            Raw::Toml(_) => return Err(self.wrong_type(origin, "an integer")),
+        };
+        parse(&s).map_err(|reason| self.invalid(origin, reason))
+    }
+
+    fn spawn_rate(&self, origin: &Origin) -> Result<f64, ConfigError> {
+        match self {
+            Raw::Env(s) => parse_spawn_rate(s).map_err(|reason| self.invalid(origin, reason)),
+            Raw::Toml(toml::Value::Integer(i)) => {
+                check_spawn_rate(*i as f64).map_err(|reason| self.invalid(origin, reason))
+            }
+            Raw::Toml(toml::Value::Float(f)) => {
+                check_spawn_rate(*f).map_err(|reason| self.invalid(origin, reason))
+            }
+            Raw::Toml(_) => Err(self.wrong_type(origin, "a number")),
+        }
+    }
+
+    /// A string span (`"1m"`) or a number of seconds (`60`, `1.5`).
+    fn timespan(&self, origin: &Origin) -> Result<Duration, ConfigError> {
+        let s = match self {
+            Raw::Env(s) => s.to_string(),
+            Raw::Toml(toml::Value::String(s)) => s.clone(),
+            Raw::Toml(toml::Value::Integer(i)) => i.to_string(),
+            Raw::Toml(toml::Value::Float(f)) => f.to_string(),
+            Raw::Toml(_) => {
+                return Err(self.wrong_type(origin, "a time span string like \"1m\" or seconds"))
+            }
+        };
+        parse_timespan_value(&s).map_err(|reason| self.invalid(origin, reason))
+    }
+
+    fn boolean(&self, origin: &Origin) -> Result<bool, ConfigError> {
+        match self {
+            Raw::Env(s) => parse_bool(s).map_err(|reason| self.invalid(origin, reason)),
+            Raw::Toml(toml::Value::Boolean(b)) => Ok(*b),
+            Raw::Toml(_) => Err(self.wrong_type(origin, "a boolean (true or false)")),
+        }
+    }
+
+    /// An array of strings, or one string of comma- or space-separated items.
+    fn list(&self, origin: &Origin) -> Result<Vec<String>, ConfigError> {
+        const EXPECTED: &str = "an array of strings or a comma-separated string";
+        match self {
+            Raw::Env(s) => Ok(split_list(s)),
+            Raw::Toml(toml::Value::String(s)) => Ok(split_list(s)),
+            Raw::Toml(toml::Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => out.extend(split_list(s)),
+                        _ => return Err(self.wrong_type(origin, EXPECTED)),
+                    }
+                }
+                Ok(out)
+            }
+            Raw::Toml(_) => Err(self.wrong_type(origin, EXPECTED)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_layer(text: &str) -> Result<Layer, ConfigError> {
+        Layer::from_toml(Path::new("/cfg/rustlocust.toml"), text)
+    }
+
+    fn env_layer(pairs: &[(&str, &str)]) -> Result<Layer, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Layer::from_env(&move |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn every_key_is_settable_from_env() {
+        // Fails (via the unreachable! in `set`) if KEYS gains a key that `set` does not handle.
+        for key in KEYS {
+            let value = match *key {
+                "host" => "http://h",
+                "loglevel" => "debug",
+                "run-time" | "stop-timeout" => "1m",
+                "headless" | "csv-full-history" | "json" | "only-summary" | "list" | "check"
+                | "insecure" => "true",
+                "scenario" | "csv" | "tags" | "exclude-tags" | "user-classes" => "x",
+                _ => "3",
+            };
+            let var = env_var_name(key);
+            let layer = env_layer(&[(var.as_str(), value)]).expect(key);
+            assert_ne!(layer, Layer::default(), "{key} had no effect");
+        }
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert_eq!(env_var_name("spawn-rate"), "RUSTLOCUST_SPAWN_RATE");
+        assert_eq!(env_var_name("users"), "RUSTLOCUST_USERS");
+        assert_eq!(
+            env_var_name("max-coroutine-stacks"),
+            "RUSTLOCUST_MAX_COROUTINE_STACKS"
+        );
+    }
+
+    #[test]
+    fn toml_values_of_every_kind() {
+        let layer = file_layer(
+            r#"
+            scenario = "x.rhai"
+            host = "https://example.com"
+            users = 100
+            spawn_rate = 2.5
+            run-time = "1m"
+            headless = true
+            stop-timeout = 5
+            tags = ["a", "b,c"]
+            exclude-tags = "slow, flaky"
+            csv = "out/run"
+            csv-full-history = true
+            json = true
+            only_summary = true
+            loglevel = "WARNING"
+            list = false
+            check = true
+            exit-code-on-error = 3
+            seed = 42
+            threads = 2
+            insecure = true
+            max-coroutine-stacks = 7
+            user-classes = ["Api", "Web"]
+            "#,
+        )
+        .expect("valid file");
+        assert_eq!(layer.scenario, Some(PathBuf::from("x.rhai")));
+        assert_eq!(layer.host.as_deref(), Some("https://example.com"));
+        assert_eq!(layer.users, Some(100));
+        assert_eq!(layer.spawn_rate, Some(2.5));
+        assert_eq!(layer.run_time, Some(Duration::from_secs(60)));
+        assert_eq!(layer.headless, Some(true));
+        assert_eq!(layer.stop_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            layer.tags,
+            Some(vec!["a".to_string(), "b".into(), "c".into()])
+        );
+        assert_eq!(
+            layer.exclude_tags,
+            Some(vec!["slow".to_string(), "flaky".into()])
+        );
+        assert_eq!(layer.csv_prefix, Some(PathBuf::from("out/run")));
+        assert_eq!(layer.csv_full_history, Some(true));
+        assert_eq!(layer.json, Some(true));
+        assert_eq!(layer.only_summary, Some(true));
+        assert_eq!(layer.loglevel, Some(LevelFilter::Warn));
+        assert_eq!(layer.list, Some(false));
+        assert_eq!(layer.check, Some(true));
+        assert_eq!(layer.exit_code_on_error, Some(3));
+        assert_eq!(layer.seed, Some(42));
+        assert_eq!(layer.threads, Some(2));
+        assert_eq!(layer.insecure, Some(true));
+        assert_eq!(layer.max_coroutine_stacks, Some(7));
+        assert_eq!(
+            layer.user_classes,
+            Some(vec!["Api".to_string(), "Web".into()])
+        );
+    }
+
+    #[test]
+    fn toml_integer_spawn_rate_and_float_run_time() {
+        let layer = file_layer("spawn-rate = 10\nrun-time = 1.5").expect("valid");
+        assert_eq!(layer.spawn_rate, Some(10.0));
+        assert_eq!(layer.run_time, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn toml_unknown_key_names_file_and_key() {
+        let e = file_layer("usres = 5").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("/cfg/rustlocust.toml"), "{msg}");
+        assert!(msg.contains("unknown key `usres`"), "{msg}");
+        assert!(msg.contains("did you mean `users`"), "{msg}");
+        let msg = file_layer("locustfile = \"a.py\"").unwrap_err().to_string();
+        assert!(msg.contains("did you mean `scenario`"), "{msg}");
+        let msg = file_layer("zzzzzzzz = 1").unwrap_err().to_string();
+        assert!(msg.contains("known keys: scenario, host"), "{msg}");
+        // A table is not a way around the check.
+        let msg = file_layer("[web]\nport = 1").unwrap_err().to_string();
+        assert!(msg.contains("unknown key `web`"), "{msg}");
+    }
+
+    #[test]
+    fn toml_wrong_types_name_file_key_and_expected_type() {
+        let cases = [
+            (
+                "users = \"100\"",
+                "`users`",
+                "must be an integer, not a string",
+            ),
+            ("users = 1.5", "`users`", "must be an integer, not a float"),
+            (
+                "headless = \"yes\"",
+                "`headless`",
+                "must be a boolean (true or false), not a string",
+            ),
+            (
+                "spawn-rate = true",
+                "`spawn-rate`",
+                "must be a number, not a boolean",
+            ),
+            (
+                "tags = [1, 2]",
+                "`tags`",
+                "must be an array of strings or a comma-separated string, not an array",
+            ),
+            ("host = 8080", "`host`", "must be a string, not an integer"),
+            ("run_time = [1]", "`run_time`", "must be a time span string"),
+        ];
+        for (text, key, expected) in cases {
+            let e = file_layer(text).unwrap_err();
+            assert!(matches!(e, ConfigError::WrongType { .. }), "{text}: {e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains("/cfg/rustlocust.toml"), "{msg}");
+            assert!(msg.contains(key), "{text}: {msg}");
+            assert!(msg.contains(expected), "{text}: {msg}");
+        }
+    }
+
+    #[test]
+    fn toml_bad_values_name_where() {
+        let cases = [
+            ("users = -5", "cannot be negative"),
+            ("spawn-rate = 0", "greater than 0"),
+            ("spawn-rate = -1.5", "greater than 0"),
+            ("spawn-rate = nan", "finite"),
+            ("spawn-rate = inf", "finite"),
+            ("run-time = \"1x\"", "unknown unit"),
+            ("run-time = -3", "negative"),
+            ("threads = 0", "at least 1 thread"),
+            ("loglevel = \"loud\"", "expected one of error"),
+            ("host = \"example.com\"", "base URL"),
+            ("exit-code-on-error = 99999999999", "exit code"),
+            ("scenario = \"\"", "empty"),
+        ];
+        for (text, reason) in cases {
+            let e = file_layer(text).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                matches!(e, ConfigError::InvalidValue { .. }),
+                "{text}: {msg}"
+            );
+            assert!(msg.contains("in /cfg/rustlocust.toml"), "{msg}");
+            assert!(msg.contains(reason), "{text}: {msg}");
+        }
+    }
+
+    #[test]
+    fn toml_syntax_and_duplicate_keys() {
+        let msg = file_layer("users = ").unwrap_err().to_string();
+        assert!(
+            msg.contains("/cfg/rustlocust.toml is not valid TOML"),
+            "{msg}"
+        );
+        let msg = file_layer("spawn-rate = 1\nspawn_rate = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`spawn-rate` and `spawn_rate`"), "{msg}");
+    }
+
+    #[test]
+    fn env_values_and_errors() {
+        let layer = env_layer(&[
+            ("RUSTLOCUST_USERS", "7"),
+            ("RUSTLOCUST_HEADLESS", "TRUE"),
+            ("RUSTLOCUST_TAGS", "a,b c"),
+            ("RUSTLOCUST_USER_CLASSES", "Api Web"),
+            ("RUSTLOCUST_HOST", ""),
+        ])
+        .expect("valid");
+        assert_eq!(layer.users, Some(7));
+        assert_eq!(layer.headless, Some(true));
+        assert_eq!(layer.tags, Some(vec!["a".into(), "b".into(), "c".into()]));
+        assert_eq!(layer.user_classes, Some(vec!["Api".into(), "Web".into()]));
+        assert_eq!(layer.host, None, "empty variable counts as unset");
+
+        let msg = env_layer(&[("RUSTLOCUST_SPAWN_RATE", "fast")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("\"fast\""), "{msg}");
+        assert!(
+            msg.contains("environment variable RUSTLOCUST_SPAWN_RATE"),
+            "{msg}"
+        );
+        let msg = env_layer(&[("RUSTLOCUST_HEADLESS", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("RUSTLOCUST_HEADLESS") && msg.contains("true or false"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn layer_precedence_and_defaults() {
+        let low = Layer {
+            users: Some(1),
+            spawn_rate: Some(2.0),
+            scenario: Some("low.rhai".into()),
+            ..Layer::default()
+        };
+        let high = Layer {
+            users: Some(9),
+            ..Layer::default()
+        };
+        let s = high.over(low).into_settings().expect("valid");
+        assert_eq!(s.users, 9);
+        assert_eq!(s.spawn_rate, 2.0);
+        assert_eq!(s.scenario, PathBuf::from("low.rhai"));
+        assert_eq!(s.loglevel, LevelFilter::Info);
+        assert_eq!(s.exit_code_on_error, 1);
+        assert_eq!(s.threads, default_threads());
+        assert_eq!(s.stop_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn cross_option_checks() {
+        assert!(matches!(
+            Layer::default().into_settings(),
+            Err(ConfigError::NoScenario)
+        ));
+        let layer = Layer {
+            scenario: Some("s.rhai".into()),
+            csv_full_history: Some(true),
+            ..Layer::default()
+        };
+        let msg = layer.into_settings().unwrap_err().to_string();
+        assert!(msg.contains("--csv-full-history requires --csv"), "{msg}");
+    }
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(parse_users("0"), Ok(0));
+        assert!(parse_users("-5").unwrap_err().contains("negative"));
+        assert!(parse_users("-0.5").unwrap_err().contains("negative"));
+        assert!(parse_users("ten").unwrap_err().contains("whole number"));
+        assert!(parse_users("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_users("99999999999999999999999")
+            .unwrap_err()
+            .contains("more than"));
+        assert_eq!(parse_spawn_rate("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "NaN", "inf", "-inf", "x"] {
+            assert!(parse_spawn_rate(bad).is_err(), "{bad}");
+        }
+        assert!(parse_host("http://localhost:8080").is_ok());
+        assert!(parse_host("https://example.com/api").is_ok());
+        assert!(parse_host("ftp://example.com")
+            .unwrap_err()
+            .contains("http or https"));
+        assert!(parse_host("localhost:8080").is_err());
+        assert!(parse_host("").is_err());
+        assert_eq!(parse_loglevel("Debug"), Ok(LevelFilter::Debug));
+        assert_eq!(parse_loglevel("critical"), Ok(LevelFilter::Error));
+        assert_eq!(split_list(" a,,b  c, "), vec!["a", "b", "c"]);
+        assert_eq!(parse_bool("off"), Ok(false));
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(ConfigError::NoScenario.exit_code(), 2);
+        assert!(!ConfigError::NoScenario.is_info());
+    }
+}

@@ -1,1 +1,216 @@
-//! (stub) logging
+//! A tiny `log` backend writing Locust-style lines to stderr:
+//! `[2026-11-26 12:00:00,123] INFO/runner: message`.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeZone};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Dependencies that log per connection or per handshake: at `-L debug` they would drown our own
+/// messages during a load test, so they only get through at `-L trace`.
+const NOISY_TARGETS: &[&str] = &[
+    "rustls",
+    "tokio_rustls",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "h2",
+    "axum",
+    "tower",
+    "tower_http",
+    "mio",
+    "cookie_store",
+];
+
+struct StderrLogger {
+    /// A `LevelFilter` as usize, so that a second `init` can change the level of the logger
+    /// already installed (the `log` crate allows installing only one per process).
+    level: AtomicUsize,
+}
+
+static LOGGER: OnceLock<&'static StderrLogger> = OnceLock::new();
+
+/// Installs the stderr logger at `level`, or changes the level if it is already installed.
+/// If some other logger was installed first, that one stays and only the global level changes.
+pub fn init(level: LevelFilter) {
+    let logger = *LOGGER.get_or_init(|| {
+        let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger {
+            level: AtomicUsize::new(level as usize),
+        }));
+        // Err means another logger won the race (e.g. a test harness's); nothing to do then.
+        let _ = log::set_logger(logger);
+        logger
+    });
+    logger.level.store(level as usize, Ordering::Relaxed);
+    log::set_max_level(level);
+}
+
+fn level_filter_from_usize(n: usize) -> LevelFilter {
+    LevelFilter::iter()
+        .find(|l| *l as usize == n)
+        .unwrap_or(LevelFilter::Info)
+}
+
+/// Whether a record with this target and level passes `max`.
+fn enabled_for(target: &str, level: Level, max: LevelFilter) -> bool {
+    if level > max {
+        return false;
+    }
+    let crate_name = target.split("::").next().unwrap_or(target);
+    if NOISY_TARGETS.contains(&crate_name) {
+        return level <= Level::Info || max == LevelFilter::Trace;
+    }
+    true
+}
+
+/// Python's level names, as Locust prints them (`WARNING`, not `WARN`), so grep patterns written
+/// for Locust logs keep working.
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug => "DEBUG",
+        Level::Trace => "TRACE",
+    }
+}
+
+/// The last path segment of a module target: `rustlocust::runner::spawn` -> `spawn`.
+fn short_target(target: &str) -> &str {
+    target.rsplit("::").next().unwrap_or(target)
+}
+
+/// One log line, without the trailing newline.
+pub fn format_line<Tz: TimeZone>(
+    time: &DateTime<Tz>,
+    level: Level,
+    target: &str,
+    message: &std::fmt::Arguments<'_>,
+) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    format!(
+        "[{}] {}/{}: {}",
+        time.format("%Y-%m-%d %H:%M:%S,%3f"),
+        level_name(level),
+        short_target(target),
+        message
+    )
+}
+
+impl Log for StderrLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        let max = level_filter_from_usize(self.level.load(Ordering::Relaxed));
+        enabled_for(metadata.target(), metadata.level(), max)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format_line(
+            &chrono::Local::now(),
+            record.level(),
+            record.target(),
+            record.args(),
+        );
+        // One write per line keeps lines from different threads whole; a closed stderr must not
+        // take the load test down, so write errors are ignored (eprintln! would panic).
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+
+    fn at(ms: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2026, 11, 26)
+            .and_then(|d| d.and_hms_milli_opt(12, 0, 0, ms))
+            .map(|t| t.and_utc())
+            .expect("valid test date")
+    }
+
+    #[test]
+    fn formats_like_locust() {
+        let line = format_line(
+            &at(123),
+            Level::Info,
+            "rustlocust::runner",
+            &format_args!("Ramping to {} users", 100),
+        );
+        assert_eq!(
+            line,
+            "[2026-11-26 12:00:00,123] INFO/runner: Ramping to 100 users"
+        );
+    }
+
+    #[test]
+    fn pads_milliseconds_and_names_levels_like_python() {
+        let line = format_line(&at(7), Level::Warn, "rustlocust", &format_args!("x"));
+        assert_eq!(line, "[2026-11-26 12:00:00,007] WARNING/rustlocust: x");
+        let line = format_line(&at(0), Level::Error, "a::b::c", &format_args!("boom"));
+        assert_eq!(line, "[2026-11-26 12:00:00,000] ERROR/c: boom");
+    }
+
+    #[test]
+    fn filters_by_level_and_quiets_noisy_dependencies() {
+        assert!(enabled_for(
+            "rustlocust::app",
+            Level::Info,
+            LevelFilter::Info
+        ));
+        assert!(!enabled_for(
+            "rustlocust::app",
+            Level::Debug,
+            LevelFilter::Info
+        ));
+        assert!(enabled_for(
+            "rustlocust::app",
+            Level::Debug,
+            LevelFilter::Debug
+        ));
+        assert!(enabled_for("scenario", Level::Debug, LevelFilter::Debug));
+        assert!(!enabled_for(
+            "rustls::client",
+            Level::Debug,
+            LevelFilter::Debug
+        ));
+        assert!(enabled_for(
+            "rustls::client",
+            Level::Debug,
+            LevelFilter::Trace
+        ));
+        assert!(enabled_for(
+            "rustls::client",
+            Level::Warn,
+            LevelFilter::Debug
+        ));
+        assert!(!enabled_for("anything", Level::Error, LevelFilter::Off));
+    }
+
+    #[test]
+    fn init_is_idempotent_and_updates_the_level() {
+        init(LevelFilter::Warn);
+        assert_eq!(log::max_level(), LevelFilter::Warn);
+        init(LevelFilter::Debug);
+        assert_eq!(log::max_level(), LevelFilter::Debug);
+        let logger = LOGGER.get().expect("installed");
+        assert_eq!(
+            level_filter_from_usize(logger.level.load(Ordering::Relaxed)),
+            LevelFilter::Debug
+        );
+        // Keep other tests' debug logging out of the test output.
+        init(LevelFilter::Error);
+        assert_eq!(log::max_level(), LevelFilter::Error);
+    }
+}

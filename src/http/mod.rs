@@ -1,1 +1,132 @@
-//! (stub) http
+//! HTTP client: Locust's `HttpSession` on raw `hyper::client::conn::http1`.
+//!
+//! * [`Client`]: one per worker thread (cheap to clone, `Send + Sync`): settings, the shared
+//!   `rustls::ClientConfig`, a DNS cache.
+//! * [`Session`]: one per simulated user (`Rc`, `!Send`, runs inside a `LocalSet`): its own cookie
+//!   jar and its own small pools of kept-alive connections, like a per-user `requests.Session`.
+//! * [`BaseUrl`]: the user's host (`-H/--host`), parsed once; relative request URLs are appended.
+//! * [`HttpError`]: Locust-style error texts (`ConnectionRefusedError(111, 'Connection refused')`).
+//!
+//! Hot-path notes: the base URL is never re-parsed; a relative URL without prefix is borrowed, not
+//! copied; no cookie work at all while the jar is empty; TCP_NODELAY; `max_buf_size(8192)`.
+
+mod error;
+mod pool;
+mod session;
+mod tls;
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use self::error::{HttpError, InvalidHost};
+pub use self::session::{Client, Session};
+pub use self::url::{path_url, BaseUrl};
+
+/// `User-Agent` sent unless the request sets one.
+pub const USER_AGENT: &str = concat!("rustlocust/", env!("CARGO_PKG_VERSION"));
+
+/// Client settings (per process; each worker thread builds its [`Client`] from them).
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    /// Timeout of a request when it sets none: connect + send + full body read, per redirect hop.
+    pub default_timeout: Duration,
+    /// Redirects followed before `TooManyRedirects` (30, like python-requests).
+    pub max_redirects: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            insecure: false,
+            default_timeout: Duration::from_secs(60),
+            max_redirects: 30,
+        }
+    }
+}
+
+/// One request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: http::Method,
+    /// Relative (`/x?a=1`, appended to the session's base URL) or absolute `http(s)://` URL.
+    pub url: String,
+    /// Extra headers; they replace the defaults (`User-Agent`, `Accept`, ...) of the same name,
+    /// case-insensitively. A name given twice is sent twice.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// `None`: the client's default timeout.
+    pub timeout: Option<Duration>,
+    /// Follow 301/302/303/307/308 (python-requests' default: true).
+    pub follow_redirects: bool,
+}
+
+impl Request {
+    pub fn new(method: http::Method, url: impl Into<String>) -> Request {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            timeout: None,
+            follow_redirects: true,
+        }
+    }
+
+    pub fn get(url: impl Into<String>) -> Request {
+        Request::new(http::Method::GET, url)
+    }
+
+    pub fn post(url: impl Into<String>, body: impl Into<Bytes>) -> Request {
+        Request::new(http::Method::POST, url).body(body)
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn follow_redirects(mut self, follow: bool) -> Request {
+        self.follow_redirects = follow;
+        self
+    }
+}
+
+/// A complete response (body fully read).
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    /// Final absolute URL, after redirects.
+    pub url: String,
+}
+
+impl Response {
+    /// First value of a header, if it is valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}

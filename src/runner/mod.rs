@@ -1,1 +1,383 @@
-//! (stub) runner
+//! The local runner: starts worker threads, spawns users at the spawn rate in Locust's class order,
+//! lowers the count by stopping the most recent users, stops everyone (honouring
+//! `--stop-timeout`), and merges the workers' stats shards into one `Stats`.
+
+pub mod dispatch;
+pub mod user;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::coro::{level, StackPool, StopSignal};
+use crate::http::{BaseUrl, HttpConfig};
+use crate::script::Scenario;
+use crate::stats::{Delta, Stats};
+use dispatch::{ClassOrder, ClassWeight};
+use worker::{Cmd, UserSpec, WorkerHandle, WorkerSetup};
+
+/// How long on_stop may run after users were killed before it is cancelled too.
+const ON_STOP_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("user class '{class}' has no host: set `host: \"http://...\"` in its user() declaration or pass -H/--host")]
+    NoHost { class: String },
+    #[error("invalid host for user class '{class}': {message}")]
+    BadHost { class: String, message: String },
+    #[error("cannot start worker thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+pub struct RunnerConfig {
+    pub threads: usize,
+    pub http: HttpConfig,
+    pub seed: Option<u64>,
+    pub max_stacks: Option<usize>,
+    /// -H/--host: overrides every class's host.
+    pub host: Option<String>,
+}
+
+struct UserHandle {
+    class: usize,
+    stop: Arc<StopSignal>,
+    done: Arc<AtomicBool>,
+}
+
+/// A ramp towards a target user count at a spawn rate.
+struct Ramp {
+    from: usize,
+    to: usize,
+    rate: f64,
+    started: Instant,
+    announced: bool,
+}
+
+pub struct LocalRunner {
+    scenario: Arc<Scenario>,
+    workers: Vec<WorkerHandle>,
+    order: ClassOrder,
+    users: Vec<UserHandle>,
+    next_id: u64,
+    ramp: Option<Ramp>,
+    stats: Arc<Mutex<Stats>>,
+    deltas: mpsc::UnboundedReceiver<Delta>,
+    live: Arc<AtomicUsize>,
+}
+
+impl LocalRunner {
+    pub fn new(scenario: Arc<Scenario>, cfg: RunnerConfig) -> Result<Self, RunnerError> {
+        let mut bases = Vec::new();
+        for c in &scenario.classes {
+            let host =
+                cfg.host
+                    .clone()
+                    .or_else(|| c.host.clone())
+                    .ok_or_else(|| RunnerError::NoHost {
+                        class: c.name.clone(),
+                    })?;
+            let base = BaseUrl::parse(&host).map_err(|e| RunnerError::BadHost {
+                class: c.name.clone(),
+                message: e.to_string(),
+            })?;
+            bases.push(Some(base));
+        }
+        let bases = Arc::new(bases);
+        let threads = cfg.threads.max(1);
+        let stacks = cfg
+            .max_stacks
+            .unwrap_or_else(StackPool::process_cap)
+            .div_ceil(threads)
+            .max(1);
+        let (dtx, drx) = mpsc::unbounded_channel();
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for i in 0..threads {
+            workers.push(worker::spawn(
+                i,
+                WorkerSetup {
+                    scenario: scenario.clone(),
+                    http: cfg.http.clone(),
+                    bases: bases.clone(),
+                    seed: cfg.seed,
+                    stacks,
+                    deltas: dtx.clone(),
+                    live: live.clone(),
+                },
+            )?);
+        }
+        let order = ClassOrder::new(
+            &scenario
+                .classes
+                .iter()
+                .map(|c| ClassWeight {
+                    name: c.name.clone(),
+                    weight: c.weight,
+                    fixed_count: c.fixed_count,
+                })
+                .collect::<Vec<_>>(),
+        );
+        Ok(LocalRunner {
+            scenario,
+            workers,
+            order,
+            users: Vec::new(),
+            next_id: 0,
+            ramp: None,
+            stats: Arc::new(Mutex::new(Stats::new(now_unix()))),
+            deltas: drx,
+            live,
+        })
+    }
+
+    pub fn stats(&self) -> Arc<Mutex<Stats>> {
+        self.stats.clone()
+    }
+
+    /// Users currently running.
+    pub fn user_count(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Running users per class name.
+    pub fn class_counts(&self) -> BTreeMap<String, usize> {
+        let mut m: BTreeMap<String, usize> = self
+            .scenario
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), 0))
+            .collect();
+        for u in self
+            .users
+            .iter()
+            .filter(|u| !u.done.load(Ordering::Acquire))
+        {
+            *m.entry(self.scenario.classes[u.class].name.clone())
+                .or_default() += 1;
+        }
+        m
+    }
+
+    /// Move towards `users` at `rate` users per second (up or down).
+    pub fn set_target(&mut self, users: usize, rate: f64) {
+        self.ramp = Some(Ramp {
+            from: self.users.len(),
+            to: users,
+            rate,
+            started: Instant::now(),
+            announced: false,
+        });
+    }
+
+    pub fn is_spawning(&self) -> bool {
+        self.ramp.as_ref().is_some_and(|r| !r.announced)
+    }
+
+    /// Spawn or stop the users due by now, and merge the stats that arrived. Call often (≥ 10 Hz).
+    pub fn tick(&mut self) {
+        self.collect();
+        let Some(r) = &mut self.ramp else { return };
+        let steps = (r.started.elapsed().as_secs_f64() * r.rate).floor() as usize + 1;
+        let due = if r.to >= r.from {
+            (r.from + steps).min(r.to)
+        } else {
+            r.from.saturating_sub(steps).max(r.to)
+        };
+        let (to, done) = (r.to, due == r.to);
+        while self.users.len() < due {
+            if !self.spawn_one() {
+                break;
+            }
+        }
+        while self.users.len() > due {
+            if let Some(u) = self.users.pop() {
+                u.stop.raise(level::KILL);
+            }
+        }
+        if done {
+            if let Some(r) = &mut self.ramp {
+                if !r.announced {
+                    r.announced = true;
+                    let counts: Vec<String> = self
+                        .spawned_counts()
+                        .iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    log::info!(
+                        "All users spawned: {{{}}} ({to} total users)",
+                        counts.join(", ")
+                    );
+                }
+            }
+        }
+    }
+
+    fn spawned_counts(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for u in &self.users {
+            *m.entry(self.scenario.classes[u.class].name.clone())
+                .or_default() += 1;
+        }
+        m
+    }
+
+    fn spawn_one(&mut self) -> bool {
+        let Some(class) = self.order.class_of(self.users.len()) else {
+            if let Some(r) = &mut self.ramp {
+                log::warn!(
+                    "only fixed_count classes are declared; capping at {} users instead of {}",
+                    self.order.fixed_total(),
+                    r.to
+                );
+                r.to = self.users.len();
+            }
+            return false;
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let (stop, done) = (StopSignal::new(), Arc::new(AtomicBool::new(false)));
+        let w = &self.workers[(id as usize) % self.workers.len()];
+        let _ = w.tx.send(Cmd::Spawn(UserSpec {
+            id,
+            class,
+            stop: stop.clone(),
+            done: done.clone(),
+        }));
+        self.users.push(UserHandle { class, stop, done });
+        true
+    }
+
+    /// Merge whatever the workers shipped.
+    pub fn collect(&mut self) {
+        let mut stats = None;
+        while let Ok(d) = self.deltas.try_recv() {
+            stats.get_or_insert_with(|| self.stats.lock()).merge(d);
+        }
+    }
+
+    /// Ask every worker to ship its shard now, and merge it.
+    pub async fn flush(&mut self) {
+        let mut acks = Vec::new();
+        for w in &self.workers {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if w.tx.send(Cmd::Flush(tx)).is_ok() {
+                acks.push(rx);
+            }
+        }
+        for a in acks {
+            // A worker stuck in a runaway loop answers late; its data arrives with the next merge.
+            let _ = tokio::time::timeout(Duration::from_secs(2), a).await;
+        }
+        self.collect();
+    }
+
+    /// Stop all users: with a stop timeout, let running tasks finish first (waiting users stop at
+    /// once); then kill what is left; on_stop gets a short grace. `hurry` resolves on a second
+    /// Ctrl-C and cuts everything short.
+    pub async fn stop(
+        &mut self,
+        stop_timeout: Duration,
+        hurry: impl std::future::Future<Output = ()>,
+    ) {
+        self.ramp = None;
+        let first = if stop_timeout.is_zero() {
+            level::KILL
+        } else {
+            level::STOPPING
+        };
+        for u in &self.users {
+            u.stop.raise(first);
+        }
+        tokio::pin!(hurry);
+        let mut hurried = false;
+        if !stop_timeout.is_zero() && !self.wait_done(stop_timeout, &mut hurry, &mut hurried).await
+        {
+            log::info!(
+                "Not all users finished their tasks & terminated in {} seconds. Stopping them...",
+                stop_timeout.as_secs_f64()
+            );
+        }
+        for u in &self.users {
+            u.stop
+                .raise(if hurried { level::ABORT } else { level::KILL });
+        }
+        if !self
+            .wait_done(ON_STOP_GRACE, &mut hurry, &mut hurried)
+            .await
+        {
+            log::warn!(
+                "some users' on_stop did not finish in {} s; cancelling them",
+                ON_STOP_GRACE.as_secs()
+            );
+        }
+        for u in &self.users {
+            u.stop.raise(level::ABORT);
+        }
+        self.wait_done(Duration::from_secs(2), &mut hurry, &mut hurried)
+            .await;
+        self.flush().await;
+    }
+
+    async fn wait_done(
+        &mut self,
+        limit: Duration,
+        hurry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+        hurried: &mut bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            self.collect();
+            if self.users.iter().all(|u| u.done.load(Ordering::Acquire)) {
+                return true;
+            }
+            if *hurried {
+                if tokio::time::Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return false,
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = hurry.as_mut() => {
+                    *hurried = true;
+                    for u in &self.users {
+                        u.stop.raise(level::ABORT);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop the worker threads (users must have been stopped) and merge their last data.
+    pub async fn shutdown(mut self) {
+        for w in &self.workers {
+            let _ = w.tx.send(Cmd::Shutdown);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for w in std::mem::take(&mut self.workers) {
+            while !w.join.is_finished() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if w.join.is_finished() {
+                let _ = w.join.join();
+            } else {
+                log::warn!("a worker thread did not stop in time; leaving it");
+            }
+        }
+        self.collect();
+    }
+}
+
+pub fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

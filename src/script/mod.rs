@@ -1,1 +1,313 @@
-//! (stub) script
+//! The scenario: a Rhai script compiled once, its top level run once per process, its user classes
+//! validated, then shared read-only by every worker thread.
+//!
+//! Rhai is built with `sync` so one compiled scenario (engine, functions, top-level constants and
+//! imports) serves all threads; the top level therefore runs exactly once, as a locustfile's module
+//! scope does.
+
+pub mod api_core;
+pub mod api_http;
+pub mod context;
+pub mod declare;
+pub mod error;
+pub mod model;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Module, Scope, AST};
+
+pub use error::{Control, Failure, ScriptError};
+pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
+
+use declare::Declarations;
+
+/// Rhai call depth allowed: each level takes ~8 KiB of coroutine stack (see `coro::STACK_SIZE`).
+const MAX_CALL_LEVELS: usize = 32;
+/// Rhai operations between two checks of the stop signal (a runaway loop still ends on stop).
+const CANCEL_CHECK_EVERY: u64 = 256;
+
+/// What narrows the scenario down before a run.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
+    /// Only these classes (empty: all).
+    pub user_classes: Vec<String>,
+}
+
+pub struct Scenario {
+    engine: Engine,
+    empty: AST,
+    pub classes: Vec<Arc<UserClass>>,
+    /// How errors name the script file.
+    pub file: String,
+}
+
+impl Scenario {
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario, ScriptError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ScriptError::Read {
+            path: file.clone(),
+            source: e,
+        })?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Self::from_source(&file, &src, dir, opts)
+    }
+
+    /// Load from text; `dir` is where `import "x"` looks for `x.rhai`.
+    pub fn from_source(
+        file: &str,
+        src: &str,
+        dir: &Path,
+        opts: &LoadOptions,
+    ) -> Result<Scenario, ScriptError> {
+        let decls = Arc::new(Mutex::new(Declarations::default()));
+        let mut engine = build_engine(decls.clone(), dir);
+        let mut ast = engine.compile(src).map_err(|e| {
+            ScriptError::at(
+                file,
+                e.position(),
+                format!("Syntax error: {}", e.err_type()),
+            )
+        })?;
+        ast.set_source(file);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+            .map_err(|e| ScriptError::from_eval(file, &e))?;
+        let declared = std::mem::take(&mut decls.lock().classes);
+
+        let fns: HashSet<(String, usize)> = ast
+            .iter_functions()
+            .map(|f| (f.name.to_string(), f.params.len()))
+            .collect();
+        for c in &declared {
+            check_class(c, &fns).map_err(|m| ScriptError::Invalid {
+                file: c.declared_at.clone(),
+                message: m,
+            })?;
+        }
+        let classes = select(declared, opts).map_err(|m| ScriptError::Invalid {
+            file: file.into(),
+            message: m,
+        })?;
+        engine.register_global_module(module.into());
+        Ok(Scenario {
+            engine,
+            empty: AST::empty(),
+            classes,
+            file: file.into(),
+        })
+    }
+
+    /// Call a task or callback with `this` bound to the user's state. Runs on a coroutine.
+    pub fn call(&self, cb: &Callable, this: &mut Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+        let opts = CallFnOptions::new()
+            .eval_ast(false)
+            .in_all_namespaces(true)
+            .bind_this_ptr(this);
+        self.engine.call_fn_with_options::<Dynamic>(
+            opts,
+            &mut Scope::new(),
+            &self.empty,
+            &cb.fn_name,
+            cb.curry.clone(),
+        )
+    }
+
+    /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let total: f64 = self
+            .classes
+            .iter()
+            .filter(|c| c.fixed_count == 0)
+            .map(|c| c.weight)
+            .sum();
+        let _ = writeln!(
+            out,
+            "User classes ({}), tasks with weight and share of the parent:",
+            self.classes.len()
+        );
+        for c in &self.classes {
+            let share = if c.fixed_count > 0 {
+                format!("fixed_count {}", c.fixed_count)
+            } else {
+                format!("weight {} ({:.1}%)", c.weight, 100.0 * c.weight / total)
+            };
+            let host = c.host.as_deref().unwrap_or("(host from -H)");
+            let _ = writeln!(
+                out,
+                "  {}  {share}  wait {}  host {host}",
+                c.name,
+                c.wait.describe()
+            );
+            describe_set(&mut out, &c.tasks, 2);
+        }
+        out
+    }
+}
+
+fn describe_set(out: &mut String, set: &TaskSet, depth: usize) {
+    let total = set.total_weight().max(1) as f64;
+    for t in &set.tasks {
+        let pad = "  ".repeat(depth);
+        let tags = if t.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  tags [{}]", t.tags.join(", "))
+        };
+        match &t.kind {
+            TaskKind::Fn(_) => {
+                let _ = writeln!(
+                    out,
+                    "{pad}{:<28} {:>5} {:>6.1}%{tags}",
+                    t.label(),
+                    t.weight,
+                    100.0 * t.weight as f64 / total
+                );
+            }
+            TaskKind::Set(s) => {
+                let kind = if s.sequential { "sequence" } else { "taskset" };
+                let _ = writeln!(
+                    out,
+                    "{pad}{:<28} {:>5} {:>6.1}%  ({kind}{}){tags}",
+                    s.name,
+                    t.weight,
+                    100.0 * t.weight as f64 / total,
+                    s.wait
+                        .as_ref()
+                        .map(|w| format!(", wait {}", w.describe()))
+                        .unwrap_or_default()
+                );
+                describe_set(out, s, depth + 1);
+            }
+        }
+    }
+}
+
+fn build_engine(decls: Arc<Mutex<Declarations>>, dir: &Path) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
+    engine.set_max_expr_depths(64, 32);
+    engine.on_progress(|ops| {
+        (ops % CANCEL_CHECK_EVERY == 0 && crate::coro::should_cancel())
+            .then(|| Dynamic::from(Control::Cancelled))
+    });
+    engine.set_module_resolver(FileModuleResolver::new_with_path(dir));
+    engine.register_type_with_name::<Control>("Control");
+    declare::register(&mut engine, decls);
+    api_core::register(&mut engine);
+    api_http::register(&mut engine);
+    engine
+}
+
+/// A user's `this`: its own map, with `client` (its HTTP session).
+pub fn new_this() -> Dynamic {
+    let mut m = rhai::Map::new();
+    m.insert("client".into(), Dynamic::from(api_http::Client));
+    Dynamic::from_map(m)
+}
+
+fn check_class(c: &UserClass, fns: &HashSet<(String, usize)>) -> Result<(), String> {
+    let check = |cb: &Callable, what: &str| -> Result<(), String> {
+        if cb.is_closure() || fns.contains(&(cb.fn_name.to_string(), cb.curry.len())) {
+            return Ok(());
+        }
+        if let Some((_, n)) = fns.iter().find(|(f, _)| f == cb.fn_name.as_str()) {
+            return Err(format!(
+                "user class '{}': {what} '{}' takes {n} parameter(s) but is called with none (use `this` for the user's state)",
+                c.name, cb.fn_name
+            ));
+        }
+        let hint = fns
+            .iter()
+            .filter(|(f, _)| similar(f, &cb.fn_name))
+            .map(|(f, _)| format!(" (did you mean '{f}'?)"))
+            .next()
+            .unwrap_or_default();
+        Err(format!(
+            "user class '{}': {what} '{}' is not a function defined in the scenario{hint}",
+            c.name, cb.fn_name
+        ))
+    };
+    fn walk(
+        set: &TaskSet,
+        check: &dyn Fn(&Callable, &str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for cb in set.on_start.iter() {
+            check(cb, "on_start")?;
+        }
+        for cb in set.on_stop.iter() {
+            check(cb, "on_stop")?;
+        }
+        for t in &set.tasks {
+            match &t.kind {
+                TaskKind::Fn(cb) => check(cb, "task")?,
+                TaskKind::Set(s) => walk(s, check)?,
+            }
+        }
+        Ok(())
+    }
+    if let Some(cb) = &c.on_start {
+        check(cb, "on_start")?;
+    }
+    if let Some(cb) = &c.on_stop {
+        check(cb, "on_stop")?;
+    }
+    walk(&c.tasks, &check)
+}
+
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+    a.contains(&b) || b.contains(&a) || {
+        let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        common >= 3
+    }
+}
+
+/// Apply the class filter and tags; fail when nothing runnable is left.
+fn select(declared: Vec<UserClass>, opts: &LoadOptions) -> Result<Vec<Arc<UserClass>>, String> {
+    if declared.is_empty() {
+        return Err("no user classes: declare one with user(\"Name\", #{ tasks: [...] })".into());
+    }
+    for wanted in &opts.user_classes {
+        if !declared.iter().any(|c| &c.name == wanted) {
+            let names: Vec<_> = declared.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "unknown user class '{wanted}' on the command line (the scenario has: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for mut c in declared {
+        if !opts.user_classes.is_empty() && !opts.user_classes.contains(&c.name) {
+            continue;
+        }
+        if opts.tags.is_empty() && opts.exclude_tags.is_empty() {
+            out.push(Arc::new(c));
+            continue;
+        }
+        match c.tasks.filtered(&opts.tags, &opts.exclude_tags, &[]) {
+            Some(set) => {
+                c.tasks = Arc::new(set);
+                out.push(Arc::new(c));
+            }
+            None => log::warn!(
+                "user class '{}' has no tasks left after tag filtering; it will not run",
+                c.name
+            ),
+        }
+    }
+    if out.is_empty() {
+        return Err("no user class has tasks left after applying --tags/--exclude-tags".into());
+    }
+    Ok(out)
+}

@@ -1,0 +1,550 @@
+//! `Client` (per worker thread) and `Session` (per user): pools, cookies, redirects, timeouts.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cookie_store::{CookieStore, RawCookie};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri};
+use http_body_util::{BodyExt, Full};
+
+use super::error::HttpError;
+use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
+use super::url::{self as urls, BaseUrl, Origin};
+use super::{HttpConfig, Request, Response};
+
+/// Per worker thread: settings, shared TLS config, DNS cache. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    connector: Connector,
+    default_timeout: Duration,
+    max_redirects: u32,
+}
+
+impl Client {
+    pub fn new(cfg: &HttpConfig) -> Result<Client, HttpError> {
+        let tls = super::tls::client_config(cfg.insecure)?;
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                connector: Connector::new(tls),
+                default_timeout: cfg.default_timeout,
+                max_redirects: cfg.max_redirects,
+            }),
+        })
+    }
+
+    /// A new user session: empty cookie jar, no connections yet.
+    pub fn session(&self, base: Option<BaseUrl>) -> Rc<Session> {
+        Rc::new(Session {
+            client: self.inner.clone(),
+            base,
+            pools: RefCell::new(Vec::new()),
+            jar: RefCell::new(None),
+        })
+    }
+
+    pub fn default_timeout(&self) -> Duration {
+        self.inner.default_timeout
+    }
+
+    pub fn max_redirects(&self) -> u32 {
+        self.inner.max_redirects
+    }
+}
+
+/// One simulated user's HTTP state (python-requests' `Session`): cookies and kept-alive
+/// connections, never shared with other users. `!Send`: lives on its worker thread's `LocalSet`.
+pub struct Session {
+    client: Arc<ClientInner>,
+    base: Option<BaseUrl>,
+    /// Idle connections per origin (usually exactly one origin).
+    pools: RefCell<Vec<Pool>>,
+    /// `None` while empty: the hot path does no cookie work.
+    jar: RefCell<Option<Box<CookieStore>>>,
+}
+
+struct Pool {
+    origin: Arc<Origin>,
+    idle: Vec<Conn>,
+}
+
+/// Where a request goes.
+struct Target<'a> {
+    origin: Arc<Origin>,
+    /// Request target: path + query, percent-encoded, starting with `/`.
+    path: Cow<'a, str>,
+    /// Basic auth from the base URL or the URL's userinfo.
+    auth: Option<HeaderValue>,
+}
+
+impl Target<'_> {
+    fn full_url(&self) -> String {
+        let mut s = String::with_capacity(self.origin.url_prefix.len() + self.path.len());
+        s.push_str(&self.origin.url_prefix);
+        s.push_str(&self.path);
+        s
+    }
+}
+
+/// User headers dropped when following a redirect (python-requests' `resolve_redirects`).
+#[derive(Clone, Copy, Default)]
+struct Strip {
+    cookie: bool,
+    content: bool,
+    auth: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ready,
+    Head,
+    Body,
+}
+
+impl Session {
+    /// Sends a request: connects or reuses a kept-alive connection, follows redirects, reads the
+    /// whole body. The future owns what it needs (`'static`) but is `!Send`.
+    pub fn send(
+        self: &Rc<Self>,
+        req: Request,
+    ) -> impl Future<Output = Result<Response, HttpError>> + 'static {
+        let this = self.clone();
+        async move { this.send_inner(req).await }
+    }
+
+    pub fn base(&self) -> Option<&BaseUrl> {
+        self.base.as_ref()
+    }
+
+    /// Value of a cookie in the jar (any domain/path), unexpired.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let jar = self.jar.borrow();
+        let jar = jar.as_ref()?;
+        let v = jar
+            .iter_unexpired()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string());
+        v
+    }
+
+    /// All unexpired cookies as (name, value).
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        match &*self.jar.borrow() {
+            Some(jar) => jar
+                .iter_unexpired()
+                .map(|c| (c.name().to_string(), c.value().to_string()))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Stores a cookie as if `url` (relative to the base, or absolute) had answered with this
+    /// `Set-Cookie` header value, e.g. `("sid=abc; Path=/", "/")`.
+    pub fn set_cookie(&self, set_cookie: &str, url: &str) -> Result<(), HttpError> {
+        let target = self.resolve(url)?;
+        let cookie = RawCookie::parse(set_cookie.to_string())
+            .map_err(|e| HttpError::InvalidHeader(format!("invalid cookie '{set_cookie}': {e}")))?;
+        self.store_cookies(&target, std::iter::once(cookie));
+        Ok(())
+    }
+
+    pub fn clear_cookies(&self) {
+        *self.jar.borrow_mut() = None;
+    }
+
+    /// Closes all idle connections.
+    pub fn close_connections(&self) {
+        let pools = std::mem::take(&mut *self.pools.borrow_mut());
+        drop(pools);
+    }
+
+    /// Number of idle kept-alive connections.
+    pub fn idle_connections(&self) -> usize {
+        self.pools.borrow().iter().map(|p| p.idle.len()).sum()
+    }
+
+    async fn send_inner(&self, req: Request) -> Result<Response, HttpError> {
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            follow_redirects,
+        } = req;
+        let timeout = timeout.unwrap_or(self.client.default_timeout);
+        let mut target = self.resolve(&url)?;
+        let mut method = method;
+        let mut body = body;
+        let mut strip = Strip::default();
+        let mut redirects = 0u32;
+        loop {
+            let (parts, resp_body) = self
+                .exchange(&method, &target, &headers, strip, &body, timeout)
+                .await?;
+            if parts.headers.contains_key(header::SET_COOKIE) {
+                let cookies = parts
+                    .headers
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+                    .filter_map(|s| RawCookie::parse(s.to_string()).ok());
+                self.store_cookies(&target, cookies);
+            }
+            let status = parts.status.as_u16();
+            if follow_redirects && matches!(status, 301 | 302 | 303 | 307 | 308) {
+                if let Some(location) = parts.headers.get(header::LOCATION) {
+                    if redirects >= self.client.max_redirects {
+                        return Err(HttpError::TooManyRedirects(self.client.max_redirects));
+                    }
+                    redirects += 1;
+                    let next = self.redirect_target(&target, location)?;
+                    // python-requests' rebuild_method
+                    if (status == 303 && method != Method::HEAD)
+                        || (status == 302 && method != Method::HEAD)
+                        || (status == 301 && method == Method::POST)
+                    {
+                        method = Method::GET;
+                    }
+                    if status != 307 && status != 308 {
+                        body = Bytes::new();
+                        strip.content = true;
+                    }
+                    strip.cookie = true;
+                    if next.origin.host != target.origin.host {
+                        strip.auth = true;
+                    }
+                    target = next;
+                    continue;
+                }
+            }
+            return Ok(Response {
+                status,
+                headers: parts.headers,
+                body: resp_body,
+                url: target.full_url(),
+            });
+        }
+    }
+
+    fn resolve<'a>(&self, url: &'a str) -> Result<Target<'a>, HttpError> {
+        let url = urls::strip_fragment(url);
+        if urls::split_absolute(url).is_some() {
+            let a = urls::parse_absolute(url)?;
+            let origin = self.find_origin(a.https, &a.host, a.port)?;
+            let auth = match a.auth {
+                Some(auth) => Some(auth),
+                None => self
+                    .base
+                    .as_ref()
+                    .filter(|b| b.origin().same(&origin))
+                    .and_then(|b| b.auth().cloned()),
+            };
+            return Ok(Target {
+                origin,
+                path: a.path,
+                auth,
+            });
+        }
+        if let Some(i) = url.find("://") {
+            let scheme = &url[..i];
+            if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            {
+                return Err(HttpError::InvalidUrl(format!(
+                    "unsupported URL '{url}': only http:// and https:// URLs can be requested"
+                )));
+            }
+        }
+        let Some(base) = &self.base else {
+            return Err(HttpError::InvalidUrl(format!(
+                "relative URL '{url}' but no host: pass -H/--host or set host on the user class"
+            )));
+        };
+        Ok(Target {
+            origin: base.origin().clone(),
+            path: base.join(url),
+            auth: base.auth().cloned(),
+        })
+    }
+
+    fn find_origin(&self, https: bool, host: &str, port: u16) -> Result<Arc<Origin>, HttpError> {
+        if let Some(b) = &self.base {
+            if b.origin().matches(https, host, port) {
+                return Ok(b.origin().clone());
+            }
+        }
+        if let Some(p) = self
+            .pools
+            .borrow()
+            .iter()
+            .find(|p| p.origin.matches(https, host, port))
+        {
+            return Ok(p.origin.clone());
+        }
+        Ok(Arc::new(Origin::new(https, host, port)?))
+    }
+
+    fn redirect_target(
+        &self,
+        current: &Target<'_>,
+        location: &HeaderValue,
+    ) -> Result<Target<'static>, HttpError> {
+        let loc = String::from_utf8_lossy(location.as_bytes());
+        let loc = loc.trim();
+        let base = url::Url::parse(&current.full_url()).map_err(|e| {
+            HttpError::InvalidUrl(format!("invalid URL '{}': {e}", current.full_url()))
+        })?;
+        let mut next = base.join(loc).map_err(|e| {
+            HttpError::InvalidUrl(format!("invalid redirect location '{loc}': {e}"))
+        })?;
+        next.set_fragment(None);
+        let a = urls::from_url(&next)?;
+        let origin = if current.origin.matches(a.https, &a.host, a.port) {
+            current.origin.clone()
+        } else {
+            self.find_origin(a.https, &a.host, a.port)?
+        };
+        let auth = match a.auth {
+            Some(auth) => Some(auth),
+            None if origin.host == current.origin.host => current.auth.clone(),
+            None => None,
+        };
+        Ok(Target {
+            origin,
+            path: Cow::Owned(a.path.into_owned()),
+            auth,
+        })
+    }
+
+    /// One request/response on one connection, with the transparent retry of a kept-alive
+    /// connection that the server had closed while idle.
+    async fn exchange(
+        &self,
+        method: &Method,
+        target: &Target<'_>,
+        headers: &[(String, String)],
+        strip: Strip,
+        body: &Bytes,
+        timeout: Duration,
+    ) -> Result<(http::response::Parts, Bytes), HttpError> {
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86400 * 365));
+        let mut fresh_only = false;
+        loop {
+            let request = self.build(method, target, headers, strip, body)?;
+            let pooled = if fresh_only {
+                None
+            } else {
+                self.checkout(&target.origin)
+            };
+            let reused = pooled.is_some();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let origin = &target.origin;
+                    match tokio::time::timeout_at(deadline, self.client.connector.connect(origin))
+                        .await
+                    {
+                        Ok(c) => c?,
+                        Err(_) => {
+                            return Err(HttpError::connect_timeout(
+                                origin.https,
+                                &origin.host,
+                                origin.port,
+                                timeout,
+                            ))
+                        }
+                    }
+                }
+            };
+            let result = tokio::time::timeout_at(deadline, async {
+                if reused && !conn.sender.is_ready() {
+                    conn.sender.ready().await.map_err(|e| (Phase::Ready, e))?;
+                }
+                let resp = conn
+                    .sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| (Phase::Head, e))?;
+                let (parts, body) = resp.into_parts();
+                let bytes = body
+                    .collect()
+                    .await
+                    .map_err(|e| (Phase::Body, e))?
+                    .to_bytes();
+                Ok((parts, bytes))
+            })
+            .await;
+            match result {
+                Ok(Ok((parts, bytes))) => {
+                    let close = parts
+                        .headers
+                        .get(header::CONNECTION)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+                    if !close {
+                        self.checkin(&target.origin, conn);
+                    }
+                    return Ok((parts, bytes));
+                }
+                Ok(Err((phase, e))) => {
+                    drop(conn);
+                    if phase == Phase::Ready {
+                        // A stale idle connection noticed before sending: just take another one.
+                        continue;
+                    }
+                    let err = HttpError::from_hyper(&e, phase == Phase::Body);
+                    if reused && !fresh_only && phase == Phase::Head && err.is_stale_connection() {
+                        fresh_only = true;
+                        continue;
+                    }
+                    return Err(err);
+                }
+                Err(_) => {
+                    let o = &target.origin;
+                    return Err(HttpError::read_timeout(o.https, &o.host, o.port, timeout));
+                }
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        method: &Method,
+        target: &Target<'_>,
+        user: &[(String, String)],
+        strip: Strip,
+        body: &Bytes,
+    ) -> Result<http::Request<ReqBody>, HttpError> {
+        let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(target.path.as_bytes())).map_err(
+            |e| HttpError::InvalidUrl(format!("invalid URL path '{}': {e}", target.path)),
+        )?;
+        let mut h = HeaderMap::with_capacity(6 + user.len());
+        h.insert(header::HOST, target.origin.host_header.clone());
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(super::USER_AGENT),
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if body.is_empty() && *method != Method::GET && *method != Method::HEAD {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        if let Some(auth) = &target.auth {
+            h.insert(header::AUTHORIZATION, auth.clone());
+        }
+        for (i, (name, value)) in user.iter().enumerate() {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::InvalidHeader(format!("invalid header name {name:?}")))?;
+            if (strip.cookie && n == header::COOKIE)
+                || (strip.auth && n == header::AUTHORIZATION)
+                || (strip.content
+                    && (n == header::CONTENT_LENGTH
+                        || n == header::CONTENT_TYPE
+                        || n == header::TRANSFER_ENCODING))
+            {
+                continue;
+            }
+            let v = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+                HttpError::InvalidHeader(format!("invalid value for header '{name}': {value:?}"))
+            })?;
+            if user[..i]
+                .iter()
+                .any(|(prev, _)| prev.eq_ignore_ascii_case(name))
+            {
+                h.append(n, v);
+            } else {
+                h.insert(n, v);
+            }
+        }
+        if !h.contains_key(header::COOKIE) {
+            if let Some(cookie) = self.cookie_header(target) {
+                h.insert(header::COOKIE, cookie);
+            }
+        }
+        let mut req = http::Request::new(Full::new(body.clone()));
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        *req.headers_mut() = h;
+        Ok(req)
+    }
+
+    fn cookie_header(&self, target: &Target<'_>) -> Option<HeaderValue> {
+        let jar = self.jar.borrow();
+        let jar = jar.as_ref()?;
+        let url = url::Url::parse(&target.full_url()).ok()?;
+        let mut s = String::new();
+        for (name, value) in jar.get_request_values(&url) {
+            if !s.is_empty() {
+                s.push_str("; ");
+            }
+            s.push_str(name);
+            s.push('=');
+            s.push_str(value);
+        }
+        if s.is_empty() {
+            None
+        } else {
+            HeaderValue::from_str(&s).ok()
+        }
+    }
+
+    fn store_cookies(
+        &self,
+        target: &Target<'_>,
+        cookies: impl Iterator<Item = RawCookie<'static>>,
+    ) {
+        let Ok(url) = url::Url::parse(&target.full_url()) else {
+            return;
+        };
+        let mut jar = self.jar.borrow_mut();
+        let store = jar.get_or_insert_with(Default::default);
+        store.store_response_cookies(cookies, &url);
+        if store.iter_any().next().is_none() {
+            *jar = None;
+        }
+    }
+
+    fn checkout(&self, origin: &Origin) -> Option<Conn> {
+        let mut pools = self.pools.borrow_mut();
+        let pool = pools.iter_mut().find(|p| p.origin.same(origin))?;
+        while let Some(conn) = pool.idle.pop() {
+            if !conn.sender.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, origin: &Arc<Origin>, conn: Conn) {
+        if conn.sender.is_closed() {
+            return;
+        }
+        let mut pools = self.pools.borrow_mut();
+        if let Some(pool) = pools.iter_mut().find(|p| p.origin.same(origin)) {
+            if pool.idle.len() < MAX_IDLE_PER_ORIGIN {
+                pool.idle.push(conn);
+            }
+            return;
+        }
+        if pools.len() >= 8 {
+            pools.retain(|p| !p.idle.is_empty());
+        }
+        pools.push(Pool {
+            origin: origin.clone(),
+            idle: vec![conn],
+        });
+    }
+}

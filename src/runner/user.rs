@@ -1,0 +1,239 @@
+//! One simulated user's life, Locust's `User.run`: on_start, then pick a task (by weight, or in
+//! order in a sequence), run it on a coroutine, wait, repeat; task sets nest on a stack of frames
+//! and `interrupt()` pops back to the parent; on stop, on_stop runs (task sets' first).
+//!
+//! The coroutine (and its stack) is held only while script code runs; waiting between tasks is
+//! plain async Rust.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rhai::Dynamic;
+
+use super::worker::Worker;
+use crate::coro::{self, level, StopSignal};
+use crate::script::context::{self, UserCtx};
+use crate::script::{self, error, Callable, Control, TaskKind, TaskSet, WaitTime};
+
+/// How a piece of script code ended.
+enum Step {
+    Done,
+    Failed,
+    Interrupt { reschedule: bool },
+    StopUser,
+    Cancelled,
+}
+
+/// An active task set: the user's root set, or a nested one entered through a task.
+struct Frame {
+    set: Arc<TaskSet>,
+    wait: WaitTime,
+    /// Next step of a sequential set.
+    seq: u64,
+}
+
+struct User {
+    w: Rc<Worker>,
+    ctx: Rc<UserCtx>,
+    this: Dynamic,
+}
+
+pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>) {
+    let class = w.scenario.classes[class_idx].clone();
+    let rng = match w.seed {
+        Some(seed) => SmallRng::seed_from_u64(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        None => SmallRng::from_rng(&mut rand::rng()),
+    };
+    let ctx = Rc::new(UserCtx {
+        id,
+        class_name: Arc::from(class.name.as_str()),
+        session: w.http.session(w.bases[class_idx].clone()),
+        rng: RefCell::new(rng),
+        stop: stop.clone(),
+    });
+    let mut u = User {
+        w,
+        ctx,
+        this: script::new_this(),
+    };
+
+    if let Some(cb) = &class.on_start {
+        match u.call(cb, "on_start", level::KILL).await {
+            Step::Done => {}
+            // Locust: a failing on_start ends only this user, without on_stop.
+            Step::Failed => return,
+            Step::Interrupt { .. } => {
+                u.misplaced_interrupt("on_start");
+                return;
+            }
+            Step::StopUser | Step::Cancelled => {
+                u.finish(&class.on_stop, &[]).await;
+                return;
+            }
+        }
+    }
+
+    let mut frames = vec![Frame {
+        set: class.tasks.clone(),
+        wait: class.wait.clone(),
+        seq: 0,
+    }];
+    loop {
+        if stop.level() >= level::STOPPING {
+            break;
+        }
+        let frame = frames.last_mut().expect("the root frame is never popped");
+        let picked = if frame.set.sequential {
+            frame.seq += 1;
+            frame.set.sequential_at(frame.seq - 1)
+        } else {
+            frame.set.pick(&mut *u.ctx.rng.borrow_mut())
+        };
+        let Some(task) = picked.cloned() else { break };
+        let wait = frame.wait.clone();
+        let started = Instant::now();
+        let step = match &task.kind {
+            TaskKind::Set(set) => {
+                frames.push(Frame {
+                    set: set.clone(),
+                    wait: set.wait.clone().unwrap_or_else(|| wait.clone()),
+                    seq: 0,
+                });
+                match &set.on_start {
+                    Some(cb) => match u
+                        .call(cb, &format!("{}.on_start", set.name), level::KILL)
+                        .await
+                    {
+                        Step::Done => continue,
+                        Step::Failed => {
+                            frames.pop();
+                            Step::Failed
+                        }
+                        other => other,
+                    },
+                    None => continue,
+                }
+            }
+            TaskKind::Fn(cb) => u.call(cb, task.label(), level::KILL).await,
+        };
+        let mut wait = wait;
+        match step {
+            Step::Done | Step::Failed => {}
+            Step::StopUser | Step::Cancelled => break,
+            Step::Interrupt { reschedule } => {
+                if frames.len() == 1 {
+                    u.misplaced_interrupt(task.label());
+                } else {
+                    let left = frames.pop().expect("checked above");
+                    if let Some(cb) = &left.set.on_stop {
+                        if let Step::StopUser | Step::Cancelled = u
+                            .call(cb, &format!("{}.on_stop", left.set.name), level::KILL)
+                            .await
+                        {
+                            break;
+                        }
+                    }
+                    if reschedule {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    wait = frames.last().expect("root remains").wait.clone();
+                }
+            }
+        }
+        let secs = wait.seconds(
+            &mut *u.ctx.rng.borrow_mut(),
+            started.elapsed().as_secs_f64(),
+        );
+        if secs > 0.0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
+                _ = stop.reached(level::STOPPING) => break,
+            }
+        } else {
+            // A task that never waits must not starve the other users on this thread.
+            tokio::task::yield_now().await;
+        }
+    }
+    let sets: Vec<Arc<TaskSet>> = frames.into_iter().skip(1).rev().map(|f| f.set).collect();
+    u.finish(&class.on_stop, &sets).await;
+}
+
+impl User {
+    /// Run a callback on a coroutine with `this` bound to the user's map.
+    async fn call(&mut self, cb: &Callable, label: &str, cancel_at: u8) -> Step {
+        let scenario = self.w.scenario.clone();
+        let cb2 = cb.clone();
+        let mut this = std::mem::take(&mut self.this);
+        let out = coro::run(&self.w.pool, Some(self.ctx.clone()), cancel_at, move || {
+            let r = scenario.call(&cb2, &mut this);
+            (r, this)
+        })
+        .await;
+        let result = match out {
+            Ok((r, this)) => {
+                self.this = this;
+                r
+            }
+            Err(msg) => {
+                // No stack could be had, or an internal panic: the user's state is gone with it.
+                self.this = script::new_this();
+                self.exception(&msg, &format!("  in {label}"));
+                return Step::Failed;
+            }
+        };
+        match result {
+            Ok(_) => Step::Done,
+            Err(e) => match error::classify(&e, &self.w.scenario.file, label) {
+                Ok(Control::Cancelled) => Step::Cancelled,
+                Ok(Control::StopUser) => Step::StopUser,
+                Ok(Control::Interrupt { reschedule }) => Step::Interrupt { reschedule },
+                Err(f) => {
+                    self.exception(&f.message, &f.traceback);
+                    Step::Failed
+                }
+            },
+        }
+    }
+
+    fn exception(&self, message: &str, traceback: &str) {
+        context::record_exception(message, traceback);
+        // Log each distinct error once per thread at error level; repeats would flood the console.
+        thread_local!(static SEEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new()));
+        let first = SEEN.with(|s| s.borrow_mut().insert(message.to_string()));
+        if first {
+            log::error!(
+                "{} (user {}): {message}\n{traceback}",
+                self.ctx.class_name,
+                self.ctx.id
+            );
+        } else {
+            log::debug!("{} (user {}): {message}", self.ctx.class_name, self.ctx.id);
+        }
+    }
+
+    fn misplaced_interrupt(&self, label: &str) {
+        self.exception(
+            &format!("interrupt() called in '{label}', which is not inside a task set (use it in a taskset()'s task)"),
+            &format!("  in {label}"),
+        );
+    }
+
+    /// on_stop of the open task sets (innermost first), then the user's.
+    async fn finish(&mut self, on_stop: &Option<Callable>, sets: &[Arc<TaskSet>]) {
+        for s in sets {
+            if let Some(cb) = &s.on_stop {
+                self.call(cb, &format!("{}.on_stop", s.name), level::ABORT)
+                    .await;
+            }
+        }
+        if let Some(cb) = on_stop {
+            self.call(cb, "on_stop", level::ABORT).await;
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The user's HTTP client as scripts see it: `this.client.get(url, #{...})` and friends returning a
+//! `Response`. Every request suspends only the calling user and is recorded in the stats, Locust
+//! style: status >= 400 or a connection error is a failure, unless `catch_response: true` hands
+//! the verdict to the script (`resp.success()` / `resp.failure(msg)`), reported when the response
+//! is dropped (the end of Locust's `with` block).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use parking_lot::Mutex;
+use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, Map};
+
+use super::api_core::suspend_error;
+use super::context;
+use super::error::runtime_error;
+use crate::coro;
+use crate::http as h;
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// `this.client`: a handle on the running user's session (the session itself stays in Rust).
+#[derive(Clone)]
+pub struct Client;
+
+#[derive(Clone)]
+pub struct Response(Arc<ResponseData>);
+
+pub struct ResponseData {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+    url: String,
+    elapsed_ms: f64,
+    error: Option<String>,
+    /// With catch_response: the sample, reported on drop with the script's verdict.
+    pending: Option<Mutex<Sample>>,
+}
+
+struct Sample {
+    method: Method,
+    name: String,
+    error: Option<String>,
+}
+
+impl Drop for ResponseData {
+    fn drop(&mut self) {
+        if let Some(p) = self.pending.take() {
+            let s = p.into_inner();
+            context::record(
+                s.method.as_str(),
+                &s.name,
+                self.elapsed_ms,
+                self.body.len() as u64,
+                s.error.as_deref(),
+            );
+        }
+    }
+}
+
+const METHODS: [(&str, Method); 7] = [
+    ("get", Method::GET),
+    ("post", Method::POST),
+    ("put", Method::PUT),
+    ("patch", Method::PATCH),
+    ("delete", Method::DELETE),
+    ("head", Method::HEAD),
+    ("options", Method::OPTIONS),
+];
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Client>("Client");
+    engine.register_fn("to_string", |_: &mut Client| "<Client>".to_string());
+    for (name, method) in METHODS {
+        let m = method.clone();
+        engine.register_fn(name, move |_: &mut Client, url: &str| {
+            request(m.clone(), url, None)
+        });
+        engine.register_fn(name, move |_: &mut Client, url: &str, opts: Map| {
+            request(method.clone(), url, Some(opts))
+        });
+    }
+    engine.register_fn("request", |_: &mut Client, method: &str, url: &str| {
+        request(parse_method(method)?, url, None)
+    });
+    engine.register_fn(
+        "request",
+        |_: &mut Client, method: &str, url: &str, opts: Map| {
+            request(parse_method(method)?, url, Some(opts))
+        },
+    );
+
+    engine.register_type_with_name::<Response>("Response");
+    engine.register_get("status", |r: &mut Response| r.0.status as i64);
+    engine.register_get("status_code", |r: &mut Response| r.0.status as i64);
+    engine.register_get("ok", |r: &mut Response| {
+        r.0.error.is_none() && (1..400).contains(&r.0.status)
+    });
+    engine.register_get("text", |r: &mut Response| {
+        String::from_utf8_lossy(&r.0.body).into_owned()
+    });
+    engine.register_get("body", |r: &mut Response| -> Blob { r.0.body.to_vec() });
+    engine.register_get("content_length", |r: &mut Response| r.0.body.len() as i64);
+    engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
+    engine.register_get("url", |r: &mut Response| r.0.url.clone());
+    engine.register_get("error", |r: &mut Response| match &r.0.error {
+        Some(e) => Dynamic::from(e.clone()),
+        None => Dynamic::UNIT,
+    });
+    engine.register_get("headers", |r: &mut Response| {
+        let mut m = Map::new();
+        for (k, v) in &r.0.headers {
+            m.insert(
+                k.as_str().into(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned().into(),
+            );
+        }
+        m
+    });
+    engine.register_fn("header", |r: &mut Response, name: &str| {
+        match r.0.headers.get(name) {
+            Some(v) => Dynamic::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            None => Dynamic::UNIT,
+        }
+    });
+    engine.register_fn("json", |r: &mut Response| -> R<Dynamic> {
+        serde_json::from_slice::<Dynamic>(&r.0.body)
+            .map_err(|e| runtime_error(format!("response from {} is not valid JSON: {e}", r.0.url)))
+    });
+    engine.register_fn("success", |r: &mut Response| verdict(r, None));
+    engine.register_fn("failure", |r: &mut Response, msg: Dynamic| {
+        verdict(
+            r,
+            Some(format!("CatchResponseError({})", py_repr(&msg.to_string()))),
+        )
+    });
+    engine.register_fn("to_string", |r: &mut Response| {
+        format!("<Response [{}]>", r.0.status)
+    });
+    engine.register_fn("to_debug", |r: &mut Response| {
+        format!("<Response [{}] {}>", r.0.status, r.0.url)
+    });
+}
+
+fn verdict(r: &mut Response, error: Option<String>) -> R<()> {
+    match &r.0.pending {
+        Some(p) => {
+            p.lock().error = error;
+            Ok(())
+        }
+        None => Err(runtime_error(
+            "success()/failure() need the request to be made with `catch_response: true` in its options",
+        )),
+    }
+}
+
+fn parse_method(m: &str) -> R<Method> {
+    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+        .map_err(|_| runtime_error(format!("request(): '{m}' is not a valid HTTP method")))
+}
+
+/// Request options, checked before anything is sent.
+struct Options {
+    name: Option<String>,
+    catch: bool,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    timeout: Option<Duration>,
+    follow_redirects: bool,
+    url: String,
+}
+
+const OPTION_KEYS: &str =
+    "headers, params, json, form, data, body, timeout, allow_redirects (or redirects), name, catch_response";
+
+fn options(url: &str, opts: Option<Map>) -> R<Options> {
+    let mut o = Options {
+        name: None,
+        catch: false,
+        headers: Vec::new(),
+        body: Bytes::new(),
+        timeout: None,
+        follow_redirects: true,
+        url: url.to_string(),
+    };
+    let Some(opts) = opts else { return Ok(o) };
+    let mut content_type: Option<&str> = None;
+    let mut bodies = 0;
+    for (k, v) in opts {
+        match k.as_str() {
+            "name" => o.name = Some(v.to_string()),
+            "catch_response" => o.catch = v.as_bool().map_err(|_| bad(&k, "true or false", &v))?,
+            "allow_redirects" | "redirects" => {
+                o.follow_redirects = v.as_bool().map_err(|_| bad(&k, "true or false", &v))?
+            }
+            "timeout" => {
+                let s = v
+                    .as_float()
+                    .or_else(|_| v.as_int().map(|i| i as f64))
+                    .map_err(|_| bad(&k, "seconds", &v))?;
+                if !s.is_finite() || s <= 0.0 {
+                    return Err(bad(&k, "seconds > 0", &v));
+                }
+                o.timeout = Some(Duration::from_secs_f64(s));
+            }
+            "headers" => {
+                let m = v
+                    .clone()
+                    .try_cast::<Map>()
+                    .ok_or_else(|| bad(&k, "a map", &v))?;
+                o.headers.extend(
+                    m.into_iter()
+                        .map(|(hk, hv)| (hk.to_string(), hv.to_string())),
+                );
+            }
+            "params" => {
+                let m = v
+                    .clone()
+                    .try_cast::<Map>()
+                    .ok_or_else(|| bad(&k, "a map", &v))?;
+                let q = urlencode(m);
+                if !q.is_empty() {
+                    o.url.push(if o.url.contains('?') { '&' } else { '?' });
+                    o.url.push_str(&q);
+                }
+            }
+            "json" => {
+                bodies += 1;
+                o.body = serde_json::to_vec(&v)
+                    .map_err(|e| runtime_error(format!("json: cannot encode: {e}")))?
+                    .into();
+                content_type = Some("application/json");
+            }
+            "form" | "data" if v.is_map() => {
+                bodies += 1;
+                o.body = urlencode(v.cast::<Map>()).into_bytes().into();
+                content_type = Some("application/x-www-form-urlencoded");
+            }
+            "body" | "data" => {
+                bodies += 1;
+                o.body = if v.is_blob() {
+                    v.cast::<Blob>().into()
+                } else if v.is_string() {
+                    v.to_string().into_bytes().into()
+                } else {
+                    return Err(bad(&k, "a string or a blob", &v));
+                };
+            }
+            other => {
+                return Err(runtime_error(format!(
+                    "unknown request option '{other}' (expected one of: {OPTION_KEYS})"
+                )))
+            }
+        }
+    }
+    if bodies > 1 {
+        return Err(runtime_error("give only one of json, form, data or body"));
+    }
+    if let Some(ct) = content_type {
+        if !o
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            o.headers.push(("content-type".into(), ct.into()));
+        }
+    }
+    Ok(o)
+}
+
+fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
+    runtime_error(format!(
+        "request option '{key}' must be {expected}, got {} ({v})",
+        v.type_name()
+    ))
+}
+
+fn urlencode(m: Map) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in m {
+        match v.clone().try_cast::<Array>() {
+            Some(items) => items.iter().for_each(|i| {
+                s.append_pair(&k, &i.to_string());
+            }),
+            None => {
+                s.append_pair(&k, &v.to_string());
+            }
+        }
+    }
+    s.finish()
+}
+
+fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
+    let o = options(url, opts)?;
+    let session = coro::with_current_user(|u| u.map(|u| u.session.clone())).ok_or_else(|| {
+        runtime_error("HTTP requests can only be made inside a user (a task, on_start or on_stop), not at the top level")
+    })?;
+    let name = o.name.unwrap_or_else(|| h::path_url(&o.url).to_string());
+    let req = h::Request {
+        method: method.clone(),
+        url: o.url,
+        headers: o.headers,
+        body: o.body,
+        timeout: o.timeout,
+        follow_redirects: o.follow_redirects,
+    };
+    let started = Instant::now();
+    let result = coro::block_on(session.send(req)).map_err(|e| suspend_error(e, "HTTP request"))?;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let data = match result {
+        Ok(r) => {
+            let error = status_error(r.status, &name);
+            ResponseData {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+                url: r.url,
+                elapsed_ms,
+                error,
+                pending: None,
+            }
+        }
+        Err(h::HttpError::InvalidHeader(e)) => {
+            return Err(runtime_error(format!("invalid header: {e}")))
+        }
+        Err(e) => ResponseData {
+            status: 0,
+            headers: Default::default(),
+            body: Bytes::new(),
+            url: String::new(),
+            elapsed_ms,
+            error: Some(e.to_string()),
+            pending: None,
+        },
+    };
+    let mut data = data;
+    if o.catch {
+        data.pending = Some(Mutex::new(Sample {
+            method,
+            name,
+            error: data.error.clone(),
+        }));
+    } else {
+        context::record(
+            method.as_str(),
+            &name,
+            elapsed_ms,
+            data.body.len() as u64,
+            data.error.as_deref(),
+        );
+    }
+    Ok(Response(Arc::new(data)))
+}
+
+/// Locust's (requests') failure text for an error status; the URL part is the stats name so that
+/// errors group.
+fn status_error(status: u16, name: &str) -> Option<String> {
+    if status < 400 {
+        return None;
+    }
+    let kind = if status < 500 { "Client" } else { "Server" };
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    Some(format!(
+        "HTTPError({})",
+        py_repr(&format!("{status} {kind} Error: {reason} for url: {name}"))
+    ))
+}
+
+/// Python's repr of a str, as Locust prints exception arguments.
+fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_errors_look_like_locust() {
+        assert_eq!(status_error(200, "/x"), None);
+        assert_eq!(
+            status_error(404, "/x").unwrap(),
+            "HTTPError('404 Client Error: Not Found for url: /x')"
+        );
+        assert_eq!(
+            status_error(503, "/a").unwrap(),
+            "HTTPError('503 Server Error: Service Unavailable for url: /a')"
+        );
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let mut m = Map::new();
+        m.insert("nmae".into(), "x".into());
+        assert!(options("/", Some(m))
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("unknown request option 'nmae'"));
+        let mut m = Map::new();
+        m.insert("timeout".into(), Dynamic::from(-1.0));
+        assert!(options("/", Some(m)).is_err());
+        let mut m = Map::new();
+        let mut p = Map::new();
+        p.insert("q".into(), "a b".into());
+        m.insert("params".into(), p.into());
+        assert_eq!(options("/s?x=1", Some(m)).unwrap().url, "/s?x=1&q=a+b");
+    }
+
+    #[test]
+    fn json_body_sets_content_type_once() {
+        let mut m = Map::new();
+        let mut j = Map::new();
+        j.insert("a".into(), Dynamic::from(1_i64));
+        m.insert("json".into(), j.into());
+        let o = options("/", Some(m)).unwrap();
+        assert_eq!(&o.body[..], br#"{"a":1}"#);
+        assert_eq!(
+            o.headers,
+            vec![("content-type".to_string(), "application/json".to_string())]
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! Shared harness for behaviour tests: an in-process axum target on 127.0.0.1 that counts what it
+//! sees, scenario files in a temp dir, and the real `rustlocust` binary run with a hard time limit.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as AxPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::Router;
+use parking_lot::Mutex;
+
+/// What the target saw.
+#[derive(Default)]
+pub struct Seen {
+    pub total: AtomicU64,
+    pub by_path: Mutex<HashMap<String, u64>>,
+    /// Request paths in arrival order (bounded).
+    pub log: Mutex<Vec<String>>,
+    /// Cookie mismatches seen by /cookie/check.
+    pub cookie_mismatches: AtomicU64,
+    pub distinct_users: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Seen {
+    pub fn count(&self, path: &str) -> u64 {
+        self.by_path.lock().get(path).copied().unwrap_or(0)
+    }
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Target {
+    pub addr: SocketAddr,
+    pub seen: Arc<Seen>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Target {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Start the target on its own thread and runtime.
+    pub fn start() -> Target {
+        let seen = Arc::new(Seen::default());
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let s2 = seen.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, router(s2))
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("target did not start");
+        Target { addr, seen, shutdown: Some(stop_tx), thread: Some(thread) }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn router(seen: Arc<Seen>) -> Router {
+    Router::new()
+        .route("/status/{code}", any(status))
+        .route("/slow", get(slow))
+        .route("/json", get(|| async { ([("content-type", "application/json")], r#"{"status":"ERROR","n":3}"#) }))
+        .route("/cookie/set", get(cookie_set))
+        .route("/cookie/check", get(cookie_check))
+        .route("/user/{id}", get(user_seen))
+        .fallback(any(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
+        .with_state(seen)
+}
+
+async fn count(
+    State(seen): State<Arc<Seen>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path().to_string();
+    seen.total.fetch_add(1, Ordering::SeqCst);
+    *seen.by_path.lock().entry(path.clone()).or_default() += 1;
+    {
+        let mut log = seen.log.lock();
+        if log.len() < 100_000 {
+            log.push(path);
+        }
+    }
+    next.run(req).await
+}
+
+async fn status(AxPath(code): AxPath<u16>) -> impl IntoResponse {
+    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), format!("status {code}"))
+}
+
+async fn slow(Query(q): Query<HashMap<String, u64>>) -> &'static str {
+    tokio::time::sleep(Duration::from_millis(q.get("ms").copied().unwrap_or(1000))).await;
+    "slow"
+}
+
+async fn cookie_set(Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
+    let v = q.get("v").cloned().unwrap_or_default();
+    ([("set-cookie", format!("who={v}; Path=/"))], "set")
+}
+
+/// 200 when the `who` cookie equals ?v=, 409 otherwise (and counted).
+async fn cookie_check(
+    State(seen): State<Arc<Seen>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    let want = q.get("v").cloned().unwrap_or_default();
+    let got = headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().strip_prefix("who=").map(str::to_string))
+        .collect::<Vec<_>>();
+    if got == vec![want.clone()] {
+        (StatusCode::OK, "match".to_string())
+    } else {
+        seen.cookie_mismatches.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::CONFLICT, format!("want {want}, got {got:?}"))
+    }
+}
+
+async fn user_seen(State(seen): State<Arc<Seen>>, AxPath(id): AxPath<String>) -> &'static str {
+    seen.distinct_users.lock().insert(id);
+    "hi"
+}
+
+/// A temp dir holding a scenario file.
+pub struct Scenario {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn scenario(src: &str) -> Scenario {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scenario.rhai");
+    std::fs::write(&path, src).unwrap();
+    Scenario { dir, path }
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rustlocust"));
+    // Tests choose their own options; keep the environment from leaking into them.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RUSTLOCUST_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Run to completion, killing the process if it outlives `limit` (the test then fails).
+pub fn run(mut cmd: Command, limit: Duration) -> Run {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn rustlocust");
+    let out = wait_with_limit(child, limit);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (o, e) = (out_t.join().unwrap(), err_t.join().unwrap());
+            panic!(
+                "rustlocust did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&o),
+                String::from_utf8_lossy(&e)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() }
+}
+
+/// Parse a CSV file (simple quoting) into rows of fields.
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    parse_csv(&text)
+}
+
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            ('\r', false) => {}
+            (c, _) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The `_stats.csv` row for (method, name) as a header→value map.
+pub fn stats_row(rows: &[Vec<String>], method: &str, name: &str) -> Option<HashMap<String, String>> {
+    let header = rows.first()?;
+    rows.iter()
+        .skip(1)
+        .find(|r| r.first().map(String::as_str) == Some(method) && r.get(1).map(String::as_str) == Some(name))
+        .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
+}
