@@ -168,7 +168,9 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
     let _ = console::write_error_report(&mut out, &st);
     tables_out(s, &out);
     if s.json {
-        println!("{}", serde_json::to_string_pretty(&json::stats_json(&st))?);
+        let mut o = std::io::stdout().lock();
+        json::write_stats_json(&mut o, &st).context("writing --json")?;
+        let _ = writeln!(o);
     }
     Ok(if st.has_failures() || st.has_exceptions() {
         s.exit_code_on_error

@@ -39,11 +39,14 @@ impl Drop for Conn {
     }
 }
 
+type DnsKey = (Box<str>, u16);
+type DnsEntry = (Arc<[SocketAddr]>, Instant);
+
 /// Per-process DNS cache (per `Client`), so that thousands of users starting at once resolve a host
 /// once instead of once per connection.
 #[derive(Default)]
 pub(crate) struct DnsCache {
-    map: Mutex<HashMap<(Box<str>, u16), (Arc<[SocketAddr]>, Instant)>>,
+    map: Mutex<HashMap<DnsKey, DnsEntry>>,
 }
 
 impl DnsCache {

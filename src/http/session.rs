@@ -209,8 +209,7 @@ impl Session {
                     redirects += 1;
                     let next = self.redirect_target(&target, location)?;
                     // python-requests' rebuild_method
-                    if (status == 303 && method != Method::HEAD)
-                        || (status == 302 && method != Method::HEAD)
+                    if (matches!(status, 302 | 303) && method != Method::HEAD)
                         || (status == 301 && method == Method::POST)
                     {
                         method = Method::GET;
@@ -220,7 +219,7 @@ impl Session {
                         strip.content = true;
                     }
                     strip.cookie = true;
-                    if next.origin.host != target.origin.host {
+                    if !keep_auth(&target.origin, &next.origin) {
                         strip.auth = true;
                     }
                     target = next;
@@ -318,7 +317,7 @@ impl Session {
         };
         let auth = match a.auth {
             Some(auth) => Some(auth),
-            None if origin.host == current.origin.host => current.auth.clone(),
+            None if keep_auth(&current.origin, &origin) => current.auth.clone(),
             None => None,
         };
         Ok(Target {
@@ -469,7 +468,7 @@ impl Session {
                 h.insert(n, v);
             }
         }
-        if !h.contains_key(header::COOKIE) {
+        if self.jar.borrow().is_some() && !h.contains_key(header::COOKIE) {
             if let Some(cookie) = self.cookie_header(target) {
                 h.insert(header::COOKIE, cookie);
             }
@@ -542,9 +541,20 @@ impl Session {
         if pools.len() >= 8 {
             pools.retain(|p| !p.idle.is_empty());
         }
+        if pools.capacity() == 0 {
+            pools.reserve_exact(1); // the usual case: one origin per user
+        }
         pools.push(Pool {
             origin: origin.clone(),
             idle: vec![conn],
         });
     }
+}
+
+/// python-requests' `should_strip_auth`, inverted: credentials survive a redirect only to the same
+/// host, scheme and port, or from http:80 to https:443 on the same host.
+fn keep_auth(old: &Origin, new: &Origin) -> bool {
+    old.host == new.host
+        && ((old.https == new.https && old.port == new.port)
+            || (!old.https && old.port == 80 && new.https && new.port == 443))
 }

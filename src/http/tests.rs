@@ -462,6 +462,97 @@ async fn redirects() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn large_and_chunked_bodies() {
+    local(async {
+        let big = Bytes::from(vec![b'z'; 1 << 20]);
+        let big2 = big.clone();
+        let app = Router::new()
+            .route("/big", get(move || async move { big2.clone() }))
+            .route(
+                "/upload",
+                any(|body: Bytes| async move { body.len().to_string() }),
+            );
+        let (addr, accepted) = serve(app).await;
+        let s = client().session(Some(
+            BaseUrl::parse(&format!("http://127.0.0.1:{}", addr.port())).unwrap(),
+        ));
+        for _ in 0..3 {
+            let r = s.send(Request::get("/big")).await.unwrap();
+            assert_eq!(r.body, big);
+            let r = s.send(Request::post("/upload", big.clone())).await.unwrap();
+            assert_eq!(r.text(), (1 << 20).to_string());
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        // chunked transfer-encoding, kept alive
+        let (addr, accepted) = raw_server(|mut s| async move {
+            while read_head(&mut s).await {
+                let mut out = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                for i in 0..50 {
+                    let chunk = format!("chunk{i};");
+                    out.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                s.write_all(&out).await.unwrap();
+            }
+        })
+        .await;
+        let s = client().session(Some(
+            BaseUrl::parse(&format!("http://127.0.0.1:{}", addr.port())).unwrap(),
+        ));
+        for _ in 0..3 {
+            let r = s.send(Request::get("/chunked")).await.unwrap();
+            assert!(r.header("content-length").is_none());
+            assert!(
+                r.text().starts_with("chunk0;chunk1;") && r.text().ends_with("chunk49;"),
+                "{}",
+                r.text()
+            );
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cross_origin_redirect() {
+    local(async {
+        let (other, other_accepted) = serve(app()).await;
+        let target = format!("http://127.0.0.1:{}/echo?x=1", other.port());
+        let app = app().route(
+            "/away",
+            get(move || {
+                let t = target.clone();
+                async move { (StatusCode::FOUND, [("location", t)], "") }
+            }),
+        );
+        let (addr, _) = serve(app).await;
+        let base = BaseUrl::parse(&format!("http://u:p@127.0.0.1:{}", addr.port())).unwrap();
+        let s = client().session(Some(base));
+        let r = s
+            .send(Request::get("/away").header("Cookie", "mine=1"))
+            .await
+            .unwrap();
+        let m = lines(&r);
+        assert_eq!(m["uri"], "/echo?x=1");
+        assert_eq!(m["host"], format!("127.0.0.1:{}", other.port()));
+        assert_eq!(
+            m["cookie"], "",
+            "explicit Cookie header dropped on redirect"
+        );
+        assert_eq!(
+            m["auth"], "",
+            "port changed: credentials dropped like requests"
+        );
+        assert_eq!(r.url, format!("http://127.0.0.1:{}/echo?x=1", other.port()));
+        assert_eq!(s.idle_connections(), 2);
+        s.send(Request::get("/away")).await.unwrap();
+        assert_eq!(other_accepted.load(Ordering::SeqCst), 1);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn read_timeout() {
     local(async {
         let (addr, _) = serve(app()).await;
@@ -801,4 +892,226 @@ fn client_is_send_sync_and_session_is_small() {
         std::mem::size_of::<Session>()
     );
     let _: Rc<Session> = client().session(None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements (ignored; run with `cargo test --release --lib http::tests::bench -- --ignored --nocapture`).
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
+/// A minimal keep-alive HTTP server on its own thread (so it does not count in client CPU).
+fn bench_server() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 512];
+                    let mut have = 0usize;
+                    loop {
+                        match s.read(&mut buf[have..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => have += n,
+                        }
+                        while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n")
+                        {
+                            if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                            buf.copy_within(end + 4..have, 0);
+                            have -= end + 4;
+                        }
+                        if have == buf.len() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+#[ignore]
+fn bench_cpu_per_request() {
+    let addr = bench_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = 50_000u32;
+    rt.block_on(LocalSet::new().run_until(async move {
+        // raw hyper baseline: one SendRequest, prebuilt-ish requests
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(8192)
+            .handshake::<_, http_body_util::Full<Bytes>>(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::task::spawn_local(conn);
+        for round in 0..2 {
+            let (c0, t0) = (thread_cpu(), Instant::now());
+            for _ in 0..n {
+                tx.ready().await.unwrap();
+                let req = http::Request::builder()
+                    .uri("/x?a=1")
+                    .header("host", "127.0.0.1")
+                    .body(http_body_util::Full::new(Bytes::new()))
+                    .unwrap();
+                let resp = tx.send_request(req).await.unwrap();
+                use http_body_util::BodyExt;
+                let _ = resp.into_body().collect().await.unwrap().to_bytes();
+            }
+            let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
+            println!(
+                "raw hyper   round {round}: {:.2} us CPU/req, {:.2} us wall/req",
+                cpu.as_secs_f64() * 1e6 / n as f64,
+                wall.as_secs_f64() * 1e6 / n as f64
+            );
+        }
+        let base = BaseUrl::parse(&format!("http://127.0.0.1:{}", addr.port())).unwrap();
+        let c = client();
+        let s = c.session(Some(base));
+        for round in 0..2 {
+            let (c0, t0) = (thread_cpu(), Instant::now());
+            for _ in 0..n {
+                let r = s.send(Request::get("/x?a=1")).await.unwrap();
+                assert_eq!(r.status, 200);
+            }
+            let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
+            println!(
+                "Session GET round {round}: {:.2} us CPU/req, {:.2} us wall/req",
+                cpu.as_secs_f64() * 1e6 / n as f64,
+                wall.as_secs_f64() * 1e6 / n as f64
+            );
+        }
+        s.set_cookie("sid=abcdef; Path=/", "/").unwrap();
+        let (c0, t0) = (thread_cpu(), Instant::now());
+        for _ in 0..n {
+            let r = s
+                .send(Request::get("/x?a=1").header("X-Custom", "1"))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200);
+        }
+        let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
+        println!(
+            "Session GET + 1 cookie + 1 header: {:.2} us CPU/req, {:.2} us wall/req",
+            cpu.as_secs_f64() * 1e6 / n as f64,
+            wall.as_secs_f64() * 1e6 / n as f64
+        );
+    }));
+}
+
+#[test]
+#[ignore]
+fn bench_memory_per_idle_session() {
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    let addr = bench_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = 3_000usize;
+    rt.block_on(LocalSet::new().run_until(async move {
+        // server + socket cost alone: raw client sockets that did one request each
+        let r0 = rss_kib();
+        let mut raws = Vec::new();
+        for _ in 0..n {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+            let mut b = [0u8; 64];
+            let _ = s.read(&mut b).await.unwrap();
+            raws.push(s);
+        }
+        let raw = rss_kib() - r0;
+        // raw hyper connections (handshake + spawn_local + one request), no session layer
+        // (RSS is order-dependent: freed memory is reused, so only one of the two per process)
+        let raw_hyper = std::env::var("BENCH_RAW_HYPER").is_ok();
+        let r0 = rss_kib();
+        let n_hyper = if raw_hyper { n } else { 0 };
+        let mut senders = Vec::new();
+        for _ in 0..n_hyper {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
+                .max_buf_size(8192)
+                .handshake::<_, http_body_util::Full<Bytes>>(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .unwrap();
+            tokio::task::spawn_local(conn);
+            let req = http::Request::builder()
+                .uri("/")
+                .header("host", "127.0.0.1")
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap();
+            let resp = tx.send_request(req).await.unwrap();
+            use http_body_util::BodyExt;
+            let _ = resp.into_body().collect().await.unwrap().to_bytes();
+            senders.push(tx);
+        }
+        if raw_hyper {
+            let hy = rss_kib() - r0;
+            println!(
+                "raw hyper conn: {:.2} KiB each incl. server side => client ~{:.2} KiB",
+                hy as f64 / n as f64,
+                (hy as f64 - raw as f64) / n as f64
+            );
+            return;
+        }
+        drop(senders);
+        let c = client();
+        let base = BaseUrl::parse(&format!("http://127.0.0.1:{}", addr.port())).unwrap();
+        let r1 = rss_kib();
+        let sessions: Vec<_> = (0..n).map(|_| c.session(Some(base.clone()))).collect();
+        let empty = rss_kib() - r1;
+        let r2 = rss_kib();
+        for s in &sessions {
+            s.send(Request::get("/")).await.unwrap();
+        }
+        let conns = rss_kib() - r2;
+        println!(
+            "per session: empty {:.2} KiB; +1 idle connection {:.2} KiB (incl. server side {:.2} KiB measured with raw sockets => client ~{:.2} KiB)",
+            empty as f64 / n as f64,
+            conns as f64 / n as f64,
+            raw as f64 / n as f64,
+            (conns as f64 - raw as f64) / n as f64
+        );
+        drop(sessions);
+        drop(raws);
+    }));
 }

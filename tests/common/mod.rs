@@ -28,6 +28,10 @@ pub struct Seen {
     /// Cookie mismatches seen by /cookie/check.
     pub cookie_mismatches: AtomicU64,
     pub distinct_users: Mutex<std::collections::HashSet<String>>,
+    /// Request paths with their arrival time, in arrival order (bounded like `log`).
+    pub stamped: Mutex<Vec<(String, Instant)>>,
+    /// Per-key counters behind `/counter/{key}` (each GET returns the next value, from 1).
+    pub counters: Mutex<HashMap<String, u64>>,
 }
 
 impl Seen {
@@ -58,7 +62,11 @@ impl Target {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = seen.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -70,8 +78,15 @@ impl Target {
                     .unwrap();
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("target did not start");
-        Target { addr, seen, shutdown: Some(stop_tx), thread: Some(thread) }
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("target did not start");
+        Target {
+            addr,
+            seen,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 }
 
@@ -90,10 +105,19 @@ fn router(seen: Arc<Seen>) -> Router {
     Router::new()
         .route("/status/{code}", any(status))
         .route("/slow", get(slow))
-        .route("/json", get(|| async { ([("content-type", "application/json")], r#"{"status":"ERROR","n":3}"#) }))
+        .route(
+            "/json",
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"status":"ERROR","n":3}"#,
+                )
+            }),
+        )
         .route("/cookie/set", get(cookie_set))
         .route("/cookie/check", get(cookie_check))
         .route("/user/{id}", get(user_seen))
+        .route("/counter/{key}", get(counter_next))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(seen)
@@ -110,14 +134,23 @@ async fn count(
     {
         let mut log = seen.log.lock();
         if log.len() < 100_000 {
-            log.push(path);
+            log.push(path.clone());
+        }
+    }
+    {
+        let mut stamped = seen.stamped.lock();
+        if stamped.len() < 100_000 {
+            stamped.push((path, Instant::now()));
         }
     }
     next.run(req).await
 }
 
 async fn status(AxPath(code): AxPath<u16>) -> impl IntoResponse {
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), format!("status {code}"))
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+        format!("status {code}"),
+    )
 }
 
 async fn slow(Query(q): Query<HashMap<String, u64>>) -> &'static str {
@@ -155,6 +188,14 @@ async fn cookie_check(
 async fn user_seen(State(seen): State<Arc<Seen>>, AxPath(id): AxPath<String>) -> &'static str {
     seen.distinct_users.lock().insert(id);
     "hi"
+}
+
+/// `/counter/{key}`: returns "1", "2", ... for successive requests with the same key.
+async fn counter_next(State(seen): State<Arc<Seen>>, AxPath(key): AxPath<String>) -> String {
+    let mut c = seen.counters.lock();
+    let n = c.entry(key).or_default();
+    *n += 1;
+    n.to_string()
 }
 
 /// A temp dir holding a scenario file.
@@ -195,7 +236,11 @@ impl Run {
 
 /// Run to completion, killing the process if it outlives `limit` (the test then fails).
 pub fn run(mut cmd: Command, limit: Duration) -> Run {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn rustlocust");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rustlocust");
     let out = wait_with_limit(child, limit);
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -238,12 +283,17 @@ pub fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() }
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
 }
 
 /// Parse a CSV file (simple quoting) into rows of fields.
 pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     parse_csv(&text)
 }
 
@@ -278,10 +328,183 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 /// The `_stats.csv` row for (method, name) as a header→value map.
-pub fn stats_row(rows: &[Vec<String>], method: &str, name: &str) -> Option<HashMap<String, String>> {
+pub fn stats_row(
+    rows: &[Vec<String>],
+    method: &str,
+    name: &str,
+) -> Option<HashMap<String, String>> {
     let header = rows.first()?;
     rows.iter()
         .skip(1)
-        .find(|r| r.first().map(String::as_str) == Some(method) && r.get(1).map(String::as_str) == Some(name))
+        .find(|r| {
+            r.first().map(String::as_str) == Some(method)
+                && r.get(1).map(String::as_str) == Some(name)
+        })
         .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
+}
+
+// ---- Running the binary in the background (signals, polling while it runs) ----
+
+impl Seen {
+    /// Arrival times of the requests whose path starts with `prefix`, in arrival order.
+    pub fn times(&self, prefix: &str) -> Vec<Instant> {
+        self.stamped
+            .lock()
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, t)| *t)
+            .collect()
+    }
+    /// Arrival times grouped by exact path, for paths starting with `prefix`.
+    pub fn times_by_path(&self, prefix: &str) -> HashMap<String, Vec<Instant>> {
+        let mut m: HashMap<String, Vec<Instant>> = HashMap::new();
+        for (p, t) in self
+            .stamped
+            .lock()
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+        {
+            m.entry(p.clone()).or_default().push(*t);
+        }
+        m
+    }
+    /// A copy of the ordered path log.
+    pub fn log_snapshot(&self) -> Vec<String> {
+        self.log.lock().clone()
+    }
+    /// How many distinct ids `/user/{id}` has seen.
+    pub fn distinct(&self) -> usize {
+        self.distinct_users.lock().len()
+    }
+}
+
+/// A `rustlocust` process running in the background; its output is drained as it comes. Killed on
+/// drop if still running (a failing test leaves nothing behind).
+pub struct Proc {
+    child: Option<Child>,
+    out_t: Option<std::thread::JoinHandle<Vec<u8>>>,
+    err_t: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// When the process was spawned.
+    pub started: Instant,
+}
+
+fn drain(r: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(mut r) = r {
+            let _ = r.read_to_end(&mut b);
+        }
+        b
+    })
+}
+
+pub fn spawn(mut cmd: Command) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rustlocust");
+    let out_t = drain(child.stdout.take());
+    let err_t = drain(child.stderr.take());
+    Proc {
+        child: Some(child),
+        out_t: Some(out_t),
+        err_t: Some(err_t),
+        started: Instant::now(),
+    }
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// Send `sig` (e.g. `libc::SIGINT`) to the process, and only to it.
+    pub fn signal(&self, sig: i32) {
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());
+    }
+
+    /// True once the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .expect("running")
+            .try_wait()
+            .unwrap()
+            .is_some()
+    }
+
+    /// Wait for the exit; kill it and fail the test if that takes longer than `limit` (from now).
+    pub fn wait(mut self, limit: Duration) -> Run {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let o = self.out_t.take().unwrap().join().unwrap();
+        let e = self.err_t.take().unwrap().join().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&o).into_owned(),
+            String::from_utf8_lossy(&e).into_owned(),
+        );
+        match status {
+            Some(st) => Run {
+                code: st.code().unwrap_or(-1),
+                stdout,
+                stderr,
+            },
+            None => panic!(
+                "rustlocust did not finish within {limit:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            ),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Poll `f` every 20 ms until it is true or `limit` passes; returns its last value.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Raise this process's open-file soft limit to its hard limit (children inherit it).
+pub fn raise_nofile_limit() -> u64 {
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur as u64
+    }
 }

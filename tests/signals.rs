@@ -1,0 +1,177 @@
+//! Ctrl-C (SIGINT) and SIGTERM during a run without `-t` stop it cleanly: the process exits by
+//! itself within seconds, with code 0, and the four CSV files are complete (the final Aggregated
+//! row agrees with what the target saw). A second SIGINT cuts a long `--stop-timeout` short and the
+//! reports are still written.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{bin, read_csv, scenario, spawn, stats_row, wait_until, Scenario, Target};
+
+fn cmd(sc: &Scenario, t: &Target, prefix: &Path, args: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg(&sc.path)
+        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
+        .arg(prefix)
+        .args(args);
+    c
+}
+
+fn file(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn count_of(row: &std::collections::HashMap<String, String>) -> u64 {
+    row["Request Count"].parse().unwrap()
+}
+
+/// Run 3 busy users until `sig`, then check the exit and the reports.
+fn stops_cleanly_on(sig: i32) {
+    let t = Target::start();
+    let sc = scenario(
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: #{ x: 2, y: 1 } });
+fn x() { this.client.get("/x"); }
+fn y() { this.client.get("/y"); }
+"#,
+    );
+    let prefix = sc.dir.path().join("out").join("run");
+    let mut p = spawn(cmd(&sc, &t, &prefix, &["-u", "3", "-r", "100"]));
+    assert!(
+        wait_until(Duration::from_secs(20), || t.seen.total() >= 30),
+        "the run did not get going: {} requests",
+        t.seen.total()
+    );
+    // Long enough for a few periodic history rows.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!p.exited(), "the run ended before the signal");
+    p.signal(sig);
+    let signalled = Instant::now();
+    let r = p.wait(Duration::from_secs(15));
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "exit took {took:?} after the signal"
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    assert_eq!(
+        stats[0][..4],
+        ["Type", "Name", "Request Count", "Failure Count"],
+        "stats header: {:?}",
+        stats[0]
+    );
+    let last = stats.last().unwrap();
+    assert_eq!(last[..2], ["", "Aggregated"], "last stats row: {last:?}");
+    let agg = stats_row(&stats, "", "Aggregated").unwrap();
+    let (csv_total, server_total) = (count_of(&agg), t.seen.total());
+    // Each of the 3 users may have had one request in flight when it was cancelled.
+    assert!(
+        csv_total <= server_total && server_total - csv_total <= 3,
+        "CSV Aggregated count {csv_total}, target saw {server_total}"
+    );
+    for path in ["/x", "/y"] {
+        let row = stats_row(&stats, "GET", path)
+            .unwrap_or_else(|| panic!("no GET {path} row: {stats:?}"));
+        let (c, s) = (count_of(&row), t.seen.count(path));
+        assert!(c <= s && s - c <= 3, "GET {path}: CSV {c}, target {s}");
+        assert_eq!(row["Failure Count"], "0");
+    }
+
+    let hist = read_csv(&file(&prefix, "_stats_history.csv"));
+    assert_eq!(hist[0][..2], ["Timestamp", "User Count"]);
+    assert!(hist.len() >= 3, "history has {} data rows", hist.len() - 1);
+    let final_total: u64 = hist.last().unwrap()[hist[0]
+        .iter()
+        .position(|h| h == "Total Request Count")
+        .unwrap()]
+    .parse()
+    .unwrap();
+    assert_eq!(final_total, csv_total, "last history row vs _stats.csv");
+
+    let failures = read_csv(&file(&prefix, "_failures.csv"));
+    assert_eq!(
+        failures,
+        vec![vec![
+            "Method",
+            "Name",
+            "Error",
+            "Occurrences",
+            "First Seen",
+            "Last Seen"
+        ]]
+    );
+    let exceptions = read_csv(&file(&prefix, "_exceptions.csv"));
+    assert_eq!(
+        exceptions,
+        vec![vec!["Count", "Message", "Traceback", "Nodes"]]
+    );
+}
+
+#[test]
+fn sigint_writes_complete_reports_and_exits_0() {
+    stops_cleanly_on(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_writes_complete_reports_and_exits_0() {
+    stops_cleanly_on(libc::SIGTERM);
+}
+
+#[test]
+fn second_sigint_cuts_the_stop_timeout_short() {
+    let t = Target::start();
+    let sc = scenario(
+        r#"
+user("U", #{ tasks: ["long"] });
+fn long() { this.client.get("/start"); sleep(20); this.client.get("/end"); }
+"#,
+    );
+    let prefix = sc.dir.path().join("run");
+    let mut p = spawn(cmd(
+        &sc,
+        &t,
+        &prefix,
+        &["-u", "3", "-r", "100", "--stop-timeout", "30s"],
+    ));
+    assert!(
+        wait_until(Duration::from_secs(20), || t.seen.count("/start") >= 3),
+        "users did not start their tasks: {} /start",
+        t.seen.count("/start")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    p.signal(libc::SIGINT);
+    // The first Ctrl-C lets the running tasks finish (up to 30 s): the process stays.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !p.exited(),
+        "the first SIGINT did not honour --stop-timeout 30s"
+    );
+    p.signal(libc::SIGINT);
+    let second = Instant::now();
+    let r = p.wait(Duration::from_secs(15));
+    let took = second.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "exit took {took:?} after the second SIGINT"
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(t.seen.count("/end"), 0, "cancelled tasks went on");
+
+    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let start = stats_row(&stats, "GET", "/start").expect("GET /start row");
+    assert_eq!(count_of(&start), 3);
+    let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
+    assert_eq!(count_of(&agg), 3);
+    let hist = read_csv(&file(&prefix, "_stats_history.csv"));
+    assert!(hist.len() >= 2, "no history rows");
+    for suffix in ["_failures.csv", "_exceptions.csv"] {
+        assert!(file(&prefix, suffix).exists(), "{suffix} missing");
+    }
+}
