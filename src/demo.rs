@@ -153,20 +153,9 @@ fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-/// A random (version 4) UUID, as real APIs hand out; no uuid crate needed for this.
+/// A random (version 4) UUID, as real APIs hand out.
 fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::uuid::v4(rand::random())
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

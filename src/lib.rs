@@ -15,3 +15,4 @@ pub mod runner;
 pub mod script;
 pub mod stats;
 pub mod timespan;
+pub mod uuid;

@@ -94,6 +94,26 @@ impl Connector {
         }
     }
 
+    /// HTTP/1 handshake over any stream; the connection is driven by a local task that dies with
+    /// the `Conn`.
+    async fn handshake<S>(&self, io: S) -> Result<Conn, HttpError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    {
+        let (sender, conn) = self
+            .builder
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| HttpError::from_hyper(&e, false))?;
+        let task = tokio::task::spawn_local(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn {
+            sender,
+            task: task.abort_handle(),
+        })
+    }
+
     /// Opens a connection (no timeout here: the caller bounds it). Must run inside a `LocalSet`.
     pub async fn connect(&self, origin: &Origin) -> Result<Conn, HttpError> {
         let tcp = self.connect_tcp(origin).await?;
@@ -108,31 +128,9 @@ impl Connector {
                 .connect(name, tcp)
                 .await
                 .map_err(|e| HttpError::from_io(&e))?;
-            let (sender, conn) = self
-                .builder
-                .handshake(TokioIo::new(tls))
-                .await
-                .map_err(|e| HttpError::from_hyper(&e, false))?;
-            let task = tokio::task::spawn_local(async move {
-                let _ = conn.await;
-            });
-            Ok(Conn {
-                sender,
-                task: task.abort_handle(),
-            })
+            self.handshake(tls).await
         } else {
-            let (sender, conn) = self
-                .builder
-                .handshake(TokioIo::new(tcp))
-                .await
-                .map_err(|e| HttpError::from_hyper(&e, false))?;
-            let task = tokio::task::spawn_local(async move {
-                let _ = conn.await;
-            });
-            Ok(Conn {
-                sender,
-                task: task.abort_handle(),
-            })
+            self.handshake(tcp).await
         }
     }
 

@@ -50,17 +50,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("uuid", || {
         let mut b = [0u8; 16];
         with_rng(|r| r.fill_bytes(&mut b));
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        crate::uuid::v4(b)
     });
 }
 

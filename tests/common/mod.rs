@@ -493,6 +493,7 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// Raise this process's open-file soft limit to its hard limit (children inherit it).
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
 pub fn raise_nofile_limit() -> u64 {
     unsafe {
         let mut lim = libc::rlimit {
