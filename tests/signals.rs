@@ -175,3 +175,55 @@ fn long() { this.client.get("/start"); sleep(20); this.client.get("/end"); }
         assert!(file(&prefix, suffix).exists(), "{suffix} missing");
     }
 }
+
+#[test]
+fn sigint_during_ramp_up_cancels_in_flight_requests() {
+    let t = Target::start();
+    let sc = scenario(
+        r#"
+user("U", #{ tasks: ["wait_long"] });
+fn wait_long() { this.client.get("/slow?ms=20000"); this.client.get("/after"); }
+"#,
+    );
+    let prefix = sc.dir.path().join("run");
+    // 2 users/s towards 50: the signal comes mid-ramp, with every user inside a 20 s request.
+    let p = spawn(cmd(&sc, &t, &prefix, &["-u", "50", "-r", "2"]));
+    assert!(
+        wait_until(Duration::from_secs(20), || t.seen.count("/slow") >= 4),
+        "users did not start: {} /slow",
+        t.seen.count("/slow")
+    );
+    p.signal(libc::SIGINT);
+    let signalled = Instant::now();
+    let r = p.wait(Duration::from_secs(15));
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "exit took {took:?} after the signal"
+    );
+    assert_eq!(
+        r.code,
+        0,
+        "cancelled requests are not failures: {}",
+        r.all()
+    );
+    let started = t.seen.count("/slow");
+    assert!(
+        started < 15,
+        "the ramp did not stop at the signal: {started} users started"
+    );
+    assert_eq!(t.seen.count("/after"), 0);
+    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
+    assert_eq!(
+        count_of(&agg),
+        0,
+        "cancelled requests were counted: {stats:?}"
+    );
+    let failures = read_csv(&file(&prefix, "_failures.csv"));
+    assert_eq!(
+        failures.len(),
+        1,
+        "cancelled requests were reported as failures: {failures:?}"
+    );
+}

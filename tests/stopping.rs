@@ -220,3 +220,42 @@ fn hit() { this.client.get("/h"); }
         "requests went on {span:.2} s after the first one in a 2 s run"
     );
 }
+
+#[test]
+fn stop_timeout_lets_an_in_flight_request_finish() {
+    let t = Target::start();
+    let sc = scenario(
+        r#"
+user("U", #{ tasks: ["work"] });
+fn work() { this.client.get("/slow?ms=2000"); this.client.get("/after"); }
+"#,
+    );
+    let prefix = sc.dir.path().join("run");
+    let (r, _) = run_until_exit(
+        cmd(
+            &sc,
+            &t,
+            &[
+                "-u",
+                "2",
+                "-r",
+                "100",
+                "-t",
+                "1s",
+                "--stop-timeout",
+                "5s",
+                "--csv",
+                prefix.to_str().unwrap(),
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(t.seen.count("/slow"), 2);
+    assert_eq!(t.seen.count("/after"), 2, "the tasks did not finish");
+    let stats = csv(&prefix, "_stats.csv");
+    let slow = stats_row(&stats, "GET", "/slow?ms=2000").expect("GET /slow?ms=2000 row");
+    assert_eq!(slow["Request Count"], "2");
+    let median: f64 = slow["Median Response Time"].parse().unwrap();
+    assert!(median >= 1900.0, "median {median} ms for a 2 s response");
+}

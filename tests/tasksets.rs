@@ -220,3 +220,54 @@ fn stay() { this.client.get("/stay"); }
     let exc = csv(&prefix, "_exceptions.csv");
     assert_eq!(exc.len(), 1, "stop_user() is not an exception: {exc:?}");
 }
+
+/// Seconds from each `/leave` to the next `/set_start`.
+fn reentry_delays(t: &Target) -> Vec<f64> {
+    let stamped = t.seen.stamped.lock().clone();
+    let mut out = Vec::new();
+    for (i, (p, at)) in stamped.iter().enumerate() {
+        if p == "/leave" {
+            if let Some((_, next)) = stamped[i + 1..].iter().find(|(q, _)| q == "/set_start") {
+                out.push((*next - *at).as_secs_f64());
+            }
+        }
+    }
+    out
+}
+
+const WAITING_PARENT: &str = r#"
+user("U", #{
+    wait_time: constant(0.5),
+    tasks: [taskset(#{ wait_time: constant(0), on_start: "set_start", tasks: ["leave"] })],
+});
+fn set_start() { this.client.get("/set_start"); }
+"#;
+
+#[test]
+fn interrupt_reschedules_at_once_but_interrupt_false_waits_in_the_parent() {
+    let now = Target::start();
+    let sc = scenario(&format!(
+        "{WAITING_PARENT}\nfn leave() {{ this.client.get(\"/leave\"); interrupt(); }}"
+    ));
+    let r = run(cmd(&sc, &now, &["-u", "1", "-r", "1", "-t", "2s"]), LIMIT);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = reentry_delays(&now);
+    assert!(d.len() >= 5, "re-entries: {d:?}");
+    assert!(
+        d.iter().all(|s| *s < 0.3),
+        "interrupt() waited before re-entering: {d:?}"
+    );
+
+    let later = Target::start();
+    let sc = scenario(&format!(
+        "{WAITING_PARENT}\nfn leave() {{ this.client.get(\"/leave\"); interrupt(false); }}"
+    ));
+    let r = run(cmd(&sc, &later, &["-u", "1", "-r", "1", "-t", "3s"]), LIMIT);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = reentry_delays(&later);
+    assert!(d.len() >= 2, "re-entries: {d:?}");
+    assert!(
+        d.iter().all(|s| (0.45..1.0).contains(s)),
+        "interrupt(false) should wait the parent's 0.5 s: {d:?}"
+    );
+}
