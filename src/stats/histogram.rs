@@ -1,15 +1,11 @@
-//! The latency histogram behind every stats entry: an auto-resizing HDR histogram of whole
+//! The latency histogram behind every stats entry: an HDR (log-linear) histogram of whole
 //! microseconds at 3 significant digits, so percentiles are within 0.1% and histograms from any
-//! number of threads or nodes merge exactly.
+//! number of threads or nodes merge exactly. Storage is sparse until an entry is busy, so a test
+//! with thousands of distinct names (dynamic URLs without `name`) stays small.
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-
 use super::bucket::bucket_response_time;
-
-/// Precision of every histogram; 3 digits bounds the relative error of a bucket at ~0.1%.
-const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// The largest response time we record (24 h in ms). Anything longer is a broken clock or a hung
 /// request; clamping keeps the auto-resizing histogram from growing towards `u64::MAX`.
@@ -36,8 +32,52 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// Values below this are stored exactly (1 µs buckets); above it each power-of-two range is cut
+/// into 1024 buckets, so a bucket is never wider than 1/1024 of its value (HDR, 3 digits).
+const EXACT: u64 = 2048;
+const HALF: u32 = 1024;
+
+/// The bucket index of a value in µs (monotonic, gap-free).
+fn index_of(us: u64) -> u32 {
+    if us < EXACT {
+        return us as u32;
+    }
+    let shift = 63 - us.leading_zeros() - 10;
+    shift * HALF + (us >> shift) as u32
+}
+
+/// The lowest value and the width of bucket `i`.
+fn bucket_of(i: u32) -> (u64, u64) {
+    if (i as u64) < EXACT {
+        return (i as u64, 1);
+    }
+    let shift = i / HALF - 1;
+    (((i % HALF + HALF) as u64) << shift, 1u64 << shift)
+}
+
+/// The value that stands for bucket `i` (its middle, as HDR's `median_equivalent`).
+fn middle_ms(i: u32) -> f64 {
+    let (low, width) = bucket_of(i);
+    us_to_ms(low + width / 2)
+}
+
+/// Past this many distinct buckets an entry switches to a dense array (cheaper per sample).
+const SPARSE_LIMIT: usize = 256;
+
+/// Counts per bucket: sparse (sorted pairs) for the many entries that see few distinct latencies —
+/// e.g. one row per dynamic URL — and dense once an entry is busy. Memory grows with the buckets
+/// actually used, never with the covered range.
 #[derive(Clone, Debug)]
-pub struct LatencyHistogram(Histogram<u64>);
+enum Counts {
+    Sparse(Vec<(u32, u64)>),
+    Dense(Vec<u64>),
+}
+
+#[derive(Clone, Debug)]
+pub struct LatencyHistogram {
+    counts: Counts,
+    len: u64,
+}
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
@@ -47,47 +87,93 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     pub fn new() -> Self {
-        // A constant, valid configuration: this cannot fail for any input.
-        Self(
-            Histogram::new(SIGNIFICANT_DIGITS)
-                .expect("3 significant digits is a valid HDR configuration"),
-        )
+        LatencyHistogram {
+            counts: Counts::Sparse(Vec::new()),
+            len: 0,
+        }
     }
 
     /// Records a sanitized response time (see [`sanitize_response_time`]).
     pub fn record_ms(&mut self, ms: f64) {
-        let us = ms_to_us(ms);
-        // `record` grows the histogram; it only fails past i64::MAX/2, far above our clamp.
-        if self.0.record(us).is_err() {
-            self.0.saturating_record(us);
+        self.add_count(index_of(ms_to_us(ms)), 1);
+    }
+
+    fn add_count(&mut self, i: u32, n: u64) {
+        self.len = self.len.saturating_add(n);
+        match &mut self.counts {
+            Counts::Dense(v) => {
+                let i = i as usize;
+                if i >= v.len() {
+                    v.resize(i + 1, 0);
+                }
+                v[i] = v[i].saturating_add(n);
+            }
+            Counts::Sparse(v) => match v.binary_search_by_key(&i, |&(k, _)| k) {
+                Ok(at) => v[at].1 = v[at].1.saturating_add(n),
+                Err(at) => {
+                    v.insert(at, (i, n));
+                    if v.len() > SPARSE_LIMIT {
+                        self.densify();
+                    }
+                }
+            },
+        }
+    }
+
+    fn densify(&mut self) {
+        if let Counts::Sparse(v) = &self.counts {
+            let mut dense = vec![0u64; v.last().map_or(0, |&(k, _)| k as usize + 1)];
+            for &(k, c) in v {
+                dense[k as usize] = c;
+            }
+            self.counts = Counts::Dense(dense);
+        }
+    }
+
+    /// (bucket index, count) for every non-empty bucket, in increasing order.
+    fn iter(&self) -> Box<dyn Iterator<Item = (u32, u64)> + '_> {
+        match &self.counts {
+            Counts::Sparse(v) => Box::new(v.iter().copied()),
+            Counts::Dense(v) => Box::new(
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(k, &c)| (k as u32, c)),
+            ),
         }
     }
 
     pub fn add(&mut self, other: &LatencyHistogram) {
-        if self.0.add(&other.0).is_err() {
-            // Unreachable with our clamp, but degrade to saturating copies rather than lose data.
-            for v in other.0.iter_recorded() {
-                self.0
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
-            }
+        if let (Counts::Sparse(_), Counts::Dense(_)) = (&self.counts, &other.counts) {
+            self.densify();
+        }
+        for (k, c) in other.iter() {
+            self.add_count(k, c);
         }
     }
 
-    /// Moves the recorded values out, leaving an empty histogram of the same size so the hot path
-    /// does not have to grow it again.
+    /// Moves the recorded values out, leaving an empty histogram of the same kind and capacity so
+    /// the hot path does not grow it again.
     pub fn take(&mut self) -> LatencyHistogram {
-        let fresh = Histogram::new_from(&self.0);
-        LatencyHistogram(std::mem::replace(&mut self.0, fresh))
+        let fresh = match &self.counts {
+            Counts::Sparse(v) => Counts::Sparse(Vec::with_capacity(v.capacity())),
+            Counts::Dense(v) => Counts::Dense(vec![0; v.len()]),
+        };
+        let len = std::mem::take(&mut self.len);
+        LatencyHistogram {
+            counts: std::mem::replace(&mut self.counts, fresh),
+            len,
+        }
     }
 
     pub fn len(&self) -> u64 {
-        self.0.len()
+        self.len
     }
 
     /// Locust percentiles for each quantile in `qs`, in one pass over the histogram.
     ///
     /// Locust answers `sorted[int(n*q)]` (capped at the last sample), which we reproduce by rank.
-    /// The extreme ranks are the exact `min`/`max`; other ranks report the middle of their HDR
+    /// The extreme ranks are the exact `min`/`max`; other ranks report the middle of their
     /// bucket, clamped to `[min, max]` so a percentile never exceeds the maximum (Locust #331).
     pub fn quantiles_ms(&self, qs: &[f64], min: f64, max: f64) -> Vec<f64> {
         let n = self.len();
@@ -110,9 +196,9 @@ impl LatencyHistogram {
         pending.sort_unstable();
         let mut next = pending.iter().peekable();
         let mut seen: u64 = 0;
-        for v in self.0.iter_recorded() {
-            seen = seen.saturating_add(v.count_at_value());
-            let value = us_to_ms(self.0.median_equivalent(v.value_iterated_to())).clamp(min, max);
+        for (k, c) in self.iter() {
+            seen = seen.saturating_add(c);
+            let value = middle_ms(k).clamp(min, max);
             while let Some(&&(rank, i)) = next.peek() {
                 if rank >= seen {
                     break;
@@ -127,16 +213,24 @@ impl LatencyHistogram {
         out
     }
 
-    /// Locust's `response_times` dict rebuilt from the histogram: each HDR bucket's midpoint
-    /// (clamped to `[min, max]`) goes through Locust's bucketing. Samples sitting exactly on a
-    /// Locust rounding boundary may land in the neighbouring key.
+    /// Locust's `response_times` dict rebuilt from the histogram: each bucket's middle (clamped to
+    /// `[min, max]`) goes through Locust's bucketing. Samples sitting exactly on a Locust rounding
+    /// boundary may land in the neighbouring key.
     pub fn locust_buckets(&self, min: f64, max: f64) -> BTreeMap<u64, u64> {
         let mut out = BTreeMap::new();
-        for v in self.0.iter_recorded() {
-            let ms = us_to_ms(self.0.median_equivalent(v.value_iterated_to())).clamp(min, max);
-            *out.entry(bucket_response_time(ms)).or_insert(0) += v.count_at_value();
+        for (k, c) in self.iter() {
+            *out.entry(bucket_response_time(middle_ms(k).clamp(min, max)))
+                .or_insert(0) += c;
         }
         out
+    }
+
+    /// Approximate heap bytes held, for tests and diagnostics.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.counts {
+            Counts::Sparse(v) => v.capacity() * std::mem::size_of::<(u32, u64)>(),
+            Counts::Dense(v) => v.capacity() * 8,
+        }
     }
 }
 
@@ -218,5 +312,61 @@ mod tests {
         let buckets = h.locust_buckets(0.5, 58760.0);
         let expected: BTreeMap<u64, u64> = [(0, 1), (2, 1), (150, 1), (3400, 1), (59000, 1)].into();
         assert_eq!(buckets, expected);
+    }
+
+    #[test]
+    fn buckets_are_gap_free_and_within_a_thousandth() {
+        let mut prev = None;
+        for us in (0..3_000_000u64)
+            .step_by(7)
+            .chain([u64::from(u32::MAX), 86_400_000_000])
+        {
+            let i = index_of(us);
+            let (low, width) = bucket_of(i);
+            assert!(
+                low <= us && us < low + width,
+                "{us} not in bucket {i} = [{low}, {})",
+                low + width
+            );
+            assert!(width == 1 || (width as f64) / (low as f64) <= 1.0 / 1024.0 + 1e-12);
+            if let Some(p) = prev {
+                assert!(i >= p);
+            }
+            prev = Some(i);
+        }
+    }
+
+    #[test]
+    fn sparse_and_dense_agree() {
+        let mut sparse = LatencyHistogram::new();
+        let mut dense = LatencyHistogram::new();
+        for i in 0..5000u64 {
+            dense.record_ms((i * 37 % 9000) as f64 / 7.0);
+        }
+        for i in 0..100u64 {
+            sparse.record_ms(i as f64);
+        }
+        assert!(matches!(sparse.counts, Counts::Sparse(_)));
+        assert!(matches!(dense.counts, Counts::Dense(_)));
+        let mut a = sparse.clone();
+        a.add(&dense);
+        let mut b = dense.clone();
+        b.add(&sparse);
+        let qs = [0.1, 0.5, 0.9, 0.99];
+        assert_eq!(
+            a.quantiles_ms(&qs, 0.0, 2000.0),
+            b.quantiles_ms(&qs, 0.0, 2000.0)
+        );
+        assert_eq!(a.len(), 5100);
+        assert_eq!(a.locust_buckets(0.0, 2000.0), b.locust_buckets(0.0, 2000.0));
+    }
+
+    #[test]
+    fn a_light_entry_stays_small() {
+        let mut h = LatencyHistogram::new();
+        for ms in [0.05, 1.2, 15.0, 250.0, 4000.0] {
+            h.record_ms(ms);
+        }
+        assert!(h.heap_bytes() < 256, "{} bytes", h.heap_bytes());
     }
 }
