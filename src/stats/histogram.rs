@@ -225,8 +225,9 @@ impl LatencyHistogram {
         out
     }
 
-    /// Approximate heap bytes held, for tests and diagnostics.
-    pub fn heap_bytes(&self) -> usize {
+    /// Approximate heap bytes held.
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
         match &self.counts {
             Counts::Sparse(v) => v.capacity() * std::mem::size_of::<(u32, u64)>(),
             Counts::Dense(v) => v.capacity() * 8,
