@@ -89,6 +89,7 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         seed: s.seed,
         max_stacks: s.max_coroutine_stacks,
         host: s.host.clone(),
+        max_jobs: 100,
     };
     let mut runner = match LocalRunner::new(scenario, cfg) {
         Ok(r) => r,

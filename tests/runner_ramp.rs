@@ -53,6 +53,7 @@ fn ramp_down_stops_the_most_recent_users() {
             seed: Some(1),
             max_stacks: None,
             host: Some(target.url()),
+            max_jobs: 100,
         };
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         r.set_target(8, 1000.0);
@@ -100,6 +101,7 @@ fn fractional_spawn_rate_spaces_users_out() {
             seed: None,
             max_stacks: None,
             host: Some(target.url()),
+            max_jobs: 100,
         };
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         let started = Instant::now();

@@ -41,6 +41,8 @@ pub struct RunnerConfig {
     pub max_stacks: Option<usize>,
     /// -H/--host: overrides every class's host.
     pub host: Option<String>,
+    /// Most background jobs one user may run at once.
+    pub max_jobs: usize,
 }
 
 struct UserHandle {
@@ -106,6 +108,7 @@ impl LocalRunner {
                     bases: bases.clone(),
                     seed: cfg.seed,
                     stacks,
+                    max_jobs: cfg.max_jobs,
                     deltas: dtx.clone(),
                     live: live.clone(),
                 },

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use rhai::Dynamic;
 
 use super::worker::Worker;
 use crate::coro::{self, level, StopSignal};
-use crate::script::context::{self, UserCtx};
+use crate::script::context::{self, JobHandle, UserCtx};
 use crate::script::{self, error, Callable, Control, TaskKind, TaskSet, WaitTime};
 
 /// How a piece of script code ended.
@@ -55,12 +56,16 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
         session: w.http.session(w.bases[class_idx].clone()),
         rng: RefCell::new(rng),
         stop: stop.clone(),
+        jobs: RefCell::new(Vec::new()),
+        default_headers: RefCell::new(Vec::new()),
     });
-    let mut u = User {
-        w,
-        ctx,
-        this: script::new_this(),
-    };
+    live(w, class, ctx.clone(), stop).await;
+    cancel_jobs(&ctx).await;
+}
+
+/// The user's life from on_start to on_stop.
+async fn live(w: Rc<Worker>, class: Arc<script::UserClass>, ctx: Rc<UserCtx>, stop: Arc<StopSignal>) {
+    let mut u = User { w, ctx, this: script::new_this() };
 
     if let Some(cb) = &class.on_start {
         match u.call(cb, "on_start", level::KILL).await {
@@ -164,6 +169,99 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
     u.finish(&class.on_stop, &sets).await;
 }
 
+/// How long a stopped user's background jobs get to notice the cancellation before they are dropped.
+const JOB_CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// A user's jobs die with it: cancel them (at their next wait, or within a few hundred operations
+/// of a busy loop), then drop whatever is left.
+async fn cancel_jobs(ctx: &UserCtx) {
+    ctx.stop.raise(level::ABORT);
+    let deadline = tokio::time::Instant::now() + JOB_CANCEL_GRACE;
+    while ctx.jobs.borrow().iter().any(|j| !j.done.load(Ordering::Acquire)) {
+        if tokio::time::Instant::now() >= deadline {
+            ctx.jobs.borrow().iter().for_each(|j| j.abort.abort());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Marks a job finished however its task ends (completion, cancellation, abort).
+struct JobDone(Arc<AtomicBool>);
+
+impl Drop for JobDone {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Start a background job for `user` (the script's `background(f)`): it runs concurrently with the
+/// user's tasks, on its own coroutine, with the user's session and stop signal.
+pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobHandle, String> {
+    {
+        let mut jobs = user.jobs.borrow_mut();
+        jobs.retain(|j| !j.done.load(Ordering::Acquire));
+        if jobs.len() >= w.max_jobs {
+            return Err(format!(
+                "this user already runs {} background jobs, the most allowed (--max-background-jobs)",
+                w.max_jobs
+            ));
+        }
+    }
+    if user.stop.level() >= level::KILL {
+        return Err("the user is stopping: no new background jobs".into());
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let mark = JobDone(done.clone());
+    let ctx = user.clone();
+    let task = tokio::task::spawn_local(async move {
+        let _mark = mark;
+        let scenario = w.scenario.clone();
+        let j = job.clone();
+        let out = coro::run(&w.pool, Some(ctx.clone()), level::KILL, move || scenario.call(&j, None, Vec::new())).await;
+        let err = match out {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => e,
+            Err(msg) => return exception(&w, &ctx, &msg, "  in <background job>"),
+        };
+        match error::classify(&err, &w.scenario.file, "<background job>") {
+            Ok(Control::Cancelled) => {}
+            Ok(Control::StopUser) => ctx.stop.raise(level::STOPPING),
+            Ok(Control::Interrupt { .. }) => exception(
+                &w,
+                &ctx,
+                "interrupt() called in a background job, which is not inside a task set",
+                "  in <background job>",
+            ),
+            Err(f) => exception(&w, &ctx, &f.message, &f.traceback),
+        }
+    });
+    let handle = JobHandle { abort: task.abort_handle(), done };
+    user.jobs.borrow_mut().push(handle.clone());
+    Ok(handle)
+}
+
+/// Record a script error as an exception entry, log it (once per distinct message and thread:
+/// repeats would flood the console), and tell `user_error` listeners (they run outside the
+/// coroutine, so they cannot wait).
+fn exception(w: &Worker, ctx: &UserCtx, message: &str, traceback: &str) {
+    context::record_exception(message, traceback);
+    thread_local!(static SEEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new()));
+    let first = SEEN.with(|s| s.borrow_mut().insert(message.to_string()));
+    if first {
+        log::error!("{} (user {}): {message}\n{traceback}", ctx.class_name, ctx.id);
+    } else {
+        log::debug!("{} (user {}): {message}", ctx.class_name, ctx.id);
+    }
+    if w.scenario.events.has_listeners("user_error") {
+        let mut m = rhai::Map::new();
+        m.insert("user_class".into(), ctx.class_name.to_string().into());
+        m.insert("message".into(), message.into());
+        m.insert("traceback".into(), traceback.into());
+        w.scenario.fire("user_error", m);
+    }
+}
+
 impl User {
     /// Run a callback on a coroutine with `this` bound to the user's map.
     async fn call(&mut self, cb: &Callable, label: &str, cancel_at: u8) -> Step {
@@ -171,7 +269,7 @@ impl User {
         let cb2 = cb.clone();
         let mut this = std::mem::take(&mut self.this);
         let out = coro::run(&self.w.pool, Some(self.ctx.clone()), cancel_at, move || {
-            let r = scenario.call(&cb2, &mut this);
+            let r = scenario.call(&cb2, Some(&mut this), Vec::new());
             (r, this)
         })
         .await;
@@ -202,19 +300,7 @@ impl User {
     }
 
     fn exception(&self, message: &str, traceback: &str) {
-        context::record_exception(message, traceback);
-        // Log each distinct error once per thread at error level; repeats would flood the console.
-        thread_local!(static SEEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new()));
-        let first = SEEN.with(|s| s.borrow_mut().insert(message.to_string()));
-        if first {
-            log::error!(
-                "{} (user {}): {message}\n{traceback}",
-                self.ctx.class_name,
-                self.ctx.id
-            );
-        } else {
-            log::debug!("{} (user {}): {message}", self.ctx.class_name, self.ctx.id);
-        }
+        exception(&self.w, &self.ctx, message, traceback);
     }
 
     fn misplaced_interrupt(&self, label: &str) {

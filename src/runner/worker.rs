@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::coro::{StackPool, StopSignal};
 use crate::http::{self, BaseUrl, HttpConfig};
-use crate::script::context::take_shard;
-use crate::script::Scenario;
+use crate::script::context::{take_shard, Host, JobHandle, UserCtx};
+use crate::script::{Callable, Scenario};
 use crate::stats::Delta;
 
 /// What a worker thread's users share.
@@ -24,6 +24,17 @@ pub struct Worker {
     /// Each class's base URL, parsed once.
     pub bases: Arc<Vec<Option<BaseUrl>>>,
     pub seed: Option<u64>,
+    /// Most background jobs one user may run at once.
+    pub max_jobs: usize,
+}
+
+impl Host for Worker {
+    fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+    fn spawn_job(self: Rc<Self>, user: Rc<UserCtx>, job: Callable) -> Result<JobHandle, String> {
+        super::user::spawn_job(self, user, job)
+    }
 }
 
 pub struct UserSpec {
@@ -51,6 +62,7 @@ pub struct WorkerSetup {
     pub bases: Arc<Vec<Option<BaseUrl>>>,
     pub seed: Option<u64>,
     pub stacks: usize,
+    pub max_jobs: usize,
     pub deltas: mpsc::UnboundedSender<Delta>,
     pub live: Arc<AtomicUsize>,
 }
@@ -91,7 +103,9 @@ fn body(setup: WorkerSetup, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             http: http_client,
             bases: setup.bases,
             seed: setup.seed,
+            max_jobs: setup.max_jobs,
         });
+        crate::script::context::set_host(Some(w.clone() as Rc<dyn Host>));
         let flush_to = deltas.clone();
         let flusher = tokio::task::spawn_local(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -124,6 +138,7 @@ fn body(setup: WorkerSetup, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             }
         }
         flusher.abort();
+        crate::script::context::set_host(None);
     });
     // Users still alive are dropped with the LocalSet (their coroutines unwind); what they recorded
     // on the way out is shipped after.

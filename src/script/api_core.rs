@@ -73,7 +73,7 @@ fn sleep(s: f64) -> R<()> {
 }
 
 /// The running user's RNG (seedable with --seed), or the thread's outside users.
-fn with_rng<T>(f: impl FnOnce(&mut dyn RngCore) -> T) -> T {
+pub(super) fn with_rng<T>(f: impl FnOnce(&mut dyn RngCore) -> T) -> T {
     coro::with_current_user(|u| match u {
         Some(u) => f(&mut *u.rng.borrow_mut()),
         None => f(&mut rand::rng()),

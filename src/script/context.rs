@@ -19,6 +19,10 @@ pub struct UserCtx {
     pub session: Rc<Session>,
     pub rng: RefCell<SmallRng>,
     pub stop: Arc<StopSignal>,
+    /// The user's background jobs (finished ones are pruned as new ones start).
+    pub jobs: RefCell<Vec<JobHandle>>,
+    /// Headers added to every request of this user (`client.set_header`, the auth module).
+    pub default_headers: RefCell<Vec<(String, String)>>,
 }
 
 thread_local! {
@@ -51,4 +55,81 @@ pub fn take_shard() -> Option<Delta> {
         let mut s = s.borrow_mut();
         (!s.is_empty()).then(|| s.take())
     })
+}
+
+/// The node's role as scripts see it (Locust's runner type). Local runs set it once; distributed
+/// mode fills in master/worker and the worker index when it connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// "local", "master" or "worker".
+    pub kind: &'static str,
+    pub worker_index: i64,
+    pub worker_count: i64,
+}
+
+static ROLE: parking_lot::RwLock<Role> = parking_lot::const_rwlock(Role { kind: "local", worker_index: 0, worker_count: 0 });
+
+pub fn set_role(role: Role) {
+    *ROLE.write() = role;
+}
+
+pub fn role() -> Role {
+    ROLE.read().clone()
+}
+
+/// A script's `stop_test(reason)`, picked up by the runner's control loop.
+static STOP_TEST: parking_lot::Mutex<Option<String>> = parking_lot::const_mutex(None);
+
+pub fn request_stop_test(reason: String) {
+    STOP_TEST.lock().get_or_insert(reason);
+}
+
+pub fn take_stop_request() -> Option<String> {
+    STOP_TEST.lock().take()
+}
+
+/// What native functions need from the thread they run on: the scenario (to call listeners) and,
+/// on worker threads, a way to start a user's background jobs.
+pub trait Host {
+    fn scenario(&self) -> &Arc<crate::script::Scenario>;
+    /// Start `job` concurrently for `user`; the job is owned by the user and cancelled with it.
+    fn spawn_job(self: Rc<Self>, user: Rc<UserCtx>, job: crate::script::Callable) -> Result<JobHandle, String>;
+}
+
+/// A background job as scripts hold it.
+#[derive(Clone)]
+pub struct JobHandle {
+    pub abort: tokio::task::AbortHandle,
+    pub done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+thread_local! {
+    static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+}
+
+pub fn set_host(host: Option<Rc<dyn Host>>) {
+    HOST.with(|h| *h.borrow_mut() = host);
+}
+
+pub fn host() -> Option<Rc<dyn Host>> {
+    HOST.try_with(|h| h.borrow().clone()).ok().flatten()
+}
+
+/// Record a sample and run the `request` event's listeners, if any (the path every sample takes:
+/// HTTP calls, catch_response verdicts, script reports).
+pub fn sample(method: &str, name: &str, response_time_ms: f64, content_length: u64, error: Option<&str>, url: &str) {
+    record(method, name, response_time_ms, content_length, error);
+    if let Some(h) = host() {
+        let sc = h.scenario();
+        if sc.events.has_listeners("request") {
+            let mut m = rhai::Map::new();
+            m.insert("request_type".into(), method.into());
+            m.insert("name".into(), name.into());
+            m.insert("response_time".into(), rhai::Dynamic::from_float(response_time_ms));
+            m.insert("response_length".into(), rhai::Dynamic::from_int(content_length as i64));
+            m.insert("exception".into(), error.map_or(rhai::Dynamic::UNIT, |e| e.into()));
+            m.insert("url".into(), url.into());
+            sc.fire("request", m);
+        }
+    }
 }

@@ -5,11 +5,13 @@
 //! imports) serves all threads; the top level therefore runs exactly once, as a locustfile's module
 //! scope does.
 
+pub mod api_control;
 pub mod api_core;
 pub mod api_http;
 pub mod context;
 pub mod declare;
 pub mod error;
+pub mod events;
 pub mod model;
 
 use std::collections::HashSet;
@@ -19,12 +21,13 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rhai::module_resolvers::FileModuleResolver;
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Module, Scope, AST};
+use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, Scope, AST};
 
 pub use error::{Control, Failure, ScriptError};
 pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
 
 use declare::Declarations;
+use events::Events;
 
 /// Rhai call depth allowed: each level takes ~8 KiB of coroutine stack (see `coro::STACK_SIZE`).
 const MAX_CALL_LEVELS: usize = 32;
@@ -46,6 +49,7 @@ pub struct Scenario {
     pub classes: Vec<Arc<UserClass>>,
     /// How errors name the script file.
     pub file: String,
+    pub events: Arc<Events>,
 }
 
 impl Scenario {
@@ -70,7 +74,8 @@ impl Scenario {
         opts: &LoadOptions,
     ) -> Result<Scenario, ScriptError> {
         let decls = Arc::new(Mutex::new(Declarations::default()));
-        let mut engine = build_engine(decls.clone(), dir);
+        let events = Events::new();
+        let mut engine = build_engine(decls.clone(), events.clone(), file, dir);
         let mut ast = engine.compile(src).map_err(|e| {
             ScriptError::at(
                 file,
@@ -103,22 +108,33 @@ impl Scenario {
             empty: AST::empty(),
             classes,
             file: file.into(),
+            events,
         })
     }
 
-    /// Call a task or callback with `this` bound to the user's state. Runs on a coroutine.
-    pub fn call(&self, cb: &Callable, this: &mut Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
-        let opts = CallFnOptions::new()
-            .eval_ast(false)
-            .in_all_namespaces(true)
-            .bind_this_ptr(this);
-        self.engine.call_fn_with_options::<Dynamic>(
-            opts,
-            &mut Scope::new(),
-            &self.empty,
-            &cb.fn_name,
-            cb.curry.clone(),
-        )
+    /// Call a task or callback, with `this` bound to the user's state when given. Runs on a
+    /// coroutine when it may wait.
+    pub fn call(
+        &self,
+        cb: &Callable,
+        this: Option<&mut Dynamic>,
+        args: Vec<Dynamic>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let mut opts = CallFnOptions::new().eval_ast(false).in_all_namespaces(true);
+        if let Some(this) = this {
+            opts = opts.bind_this_ptr(this);
+        }
+        let mut all = cb.curry.clone();
+        all.extend(args);
+        self.engine.call_fn_with_options::<Dynamic>(opts, &mut Scope::new(), &self.empty, &cb.fn_name, all)
+    }
+
+    /// Run the listeners of event `name` with `args` (from Rust: the runner, a dropped response).
+    pub fn fire(&self, name: &str, args: Map) {
+        self.events.fire_with(name, &args, &self.file, |f: &FnPtr, a| {
+            let cb = Callable { fn_name: f.fn_name().into(), curry: f.curry().to_vec(), label: "listener".into() };
+            self.call(&cb, None, vec![Dynamic::from_map(a)])
+        });
     }
 
     /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
@@ -192,7 +208,7 @@ fn describe_set(out: &mut String, set: &TaskSet, depth: usize) {
     }
 }
 
-fn build_engine(decls: Arc<Mutex<Declarations>>, dir: &Path) -> Engine {
+fn build_engine(decls: Arc<Mutex<Declarations>>, events: Arc<Events>, file: &str, dir: &Path) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(MAX_CALL_LEVELS);
     engine.set_max_expr_depths(64, 32);
@@ -205,6 +221,8 @@ fn build_engine(decls: Arc<Mutex<Declarations>>, dir: &Path) -> Engine {
     declare::register(&mut engine, decls);
     api_core::register(&mut engine);
     api_http::register(&mut engine);
+    api_control::register(&mut engine);
+    events::register(&mut engine, events, file.to_string());
     engine
 }
 

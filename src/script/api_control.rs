@@ -1,0 +1,152 @@
+//! Script control beyond a single task: the node's role, stopping the whole test, time, more
+//! random helpers, timers that report a sample later, and background jobs owned by the user.
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use rand::Rng;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString};
+
+use super::api_core::with_rng;
+use super::api_http::Client;
+use super::context::{self, JobHandle};
+use super::error::runtime_error;
+use super::model::Callable;
+use crate::coro;
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// `start_timer(type, name)`: report one sample later, timed from now.
+#[derive(Clone)]
+pub struct Timer {
+    started: Instant,
+    request_type: ImmutableString,
+    name: ImmutableString,
+    reported: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Timer {
+    fn finish(&mut self, error: Option<String>, length: i64) -> R<()> {
+        if self.reported.swap(true, Ordering::AcqRel) {
+            return Err(runtime_error(format!("timer '{}' was already reported", self.name)));
+        }
+        if length < 0 {
+            return Err(runtime_error(format!("timer '{}': length must be >= 0, got {length}", self.name)));
+        }
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        context::sample(&self.request_type, &self.name, ms, length as u64, error.as_deref(), "");
+        Ok(())
+    }
+}
+
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+pub fn register(engine: &mut Engine) {
+    process_start();
+    engine.register_fn("runner_role", || context::role().kind.to_string());
+    engine.register_fn("is_master", || context::role().kind == "master");
+    engine.register_fn("is_worker", || context::role().kind == "worker");
+    engine.register_fn("is_local", || context::role().kind == "local");
+    engine.register_fn("worker_index", || context::role().worker_index);
+    engine.register_fn("worker_count", || context::role().worker_count);
+
+    engine.register_fn("stop_test", || context::request_stop_test("stop_test() called".into()));
+    engine.register_fn("stop_test", |reason: Dynamic| context::request_stop_test(reason.to_string()));
+
+    engine.register_fn("now", || crate::runner::now_unix());
+    engine.register_fn("monotonic", || process_start().elapsed().as_secs_f64());
+
+    engine.register_fn("random_choice", |items: Array| -> R<Dynamic> {
+        if items.is_empty() {
+            return Err(runtime_error("random_choice([]): the array is empty"));
+        }
+        let i = with_rng(|r| r.random_range(0..items.len()));
+        Ok(items[i].clone())
+    });
+    engine.register_fn("weighted_choice", |items: Array, weights: Array| -> R<Dynamic> {
+        if items.is_empty() || items.len() != weights.len() {
+            return Err(runtime_error(format!(
+                "weighted_choice(items, weights): needs as many weights as items (got {} items, {} weights)",
+                items.len(),
+                weights.len()
+            )));
+        }
+        let ws = weights
+            .iter()
+            .map(|w| {
+                let x = w.as_float().or_else(|_| w.as_int().map(|i| i as f64)).unwrap_or(-1.0);
+                if x.is_finite() && x >= 0.0 {
+                    Ok(x)
+                } else {
+                    Err(runtime_error(format!("weighted_choice: weights must be numbers >= 0, got {w}")))
+                }
+            })
+            .collect::<R<Vec<f64>>>()?;
+        let total: f64 = ws.iter().sum();
+        if total <= 0.0 {
+            return Err(runtime_error("weighted_choice: at least one weight must be > 0"));
+        }
+        let mut x = with_rng(|r| r.random_range(0.0..total));
+        for (item, w) in items.iter().zip(&ws) {
+            if x < *w {
+                return Ok(item.clone());
+            }
+            x -= w;
+        }
+        Ok(items[ws.iter().rposition(|w| *w > 0.0).unwrap_or(0)].clone())
+    });
+
+    engine.register_type_with_name::<Timer>("Timer");
+    engine.register_fn("start_timer", |request_type: ImmutableString, name: ImmutableString| Timer {
+        started: Instant::now(),
+        request_type,
+        name,
+        reported: Default::default(),
+    });
+    engine.register_fn("success", |t: &mut Timer| t.finish(None, 0));
+    engine.register_fn("success", |t: &mut Timer, length: i64| t.finish(None, length));
+    engine.register_fn("failure", |t: &mut Timer, msg: Dynamic| t.finish(Some(msg.to_string()), 0));
+    engine.register_get("elapsed", |t: &mut Timer| t.started.elapsed().as_secs_f64() * 1000.0);
+    engine.register_fn("report", super::events::report);
+
+    engine.register_type_with_name::<JobHandle>("Job");
+    engine.register_fn("background", |f: FnPtr| -> R<JobHandle> {
+        let user = coro::current_user()
+            .ok_or_else(|| runtime_error("background() can only be called inside a user (a task, on_start or on_stop)"))?;
+        let host = context::host().ok_or_else(|| runtime_error("background(): no runner on this thread"))?;
+        let job = Callable { fn_name: fp_name(&f), curry: f.curry().to_vec(), label: "<background job>".into() };
+        host.spawn_job(user, job).map_err(runtime_error)
+    });
+    engine.register_fn("cancel", |j: &mut JobHandle| j.abort.abort());
+    engine.register_get("done", |j: &mut JobHandle| j.done.load(Ordering::Acquire));
+
+    // The running user's (or the runner's) HTTP client, for closures and listeners without `this`.
+    engine.register_fn("client", || Client);
+    engine.register_fn("set_header", |_: &mut Client, name: &str, value: Dynamic| -> R<()> {
+        with_user(|u| {
+            let mut h = u.default_headers.borrow_mut();
+            h.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            h.push((name.to_string(), value.to_string()));
+        })
+    });
+    engine.register_fn("remove_header", |_: &mut Client, name: &str| -> R<()> {
+        with_user(|u| u.default_headers.borrow_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name)))
+    });
+    engine.register_fn("cookie", |_: &mut Client, name: &str| -> R<Dynamic> {
+        with_user(|u| u.session.cookie(name).map_or(Dynamic::UNIT, Dynamic::from))
+    });
+    engine.register_fn("clear_cookies", |_: &mut Client| -> R<()> { with_user(|u| u.session.clear_cookies()) });
+}
+
+fn fp_name(f: &FnPtr) -> ImmutableString {
+    f.fn_name().into()
+}
+
+fn with_user<T>(f: impl FnOnce(&context::UserCtx) -> T) -> R<T> {
+    coro::with_current_user(|u| u.map(f))
+        .ok_or_else(|| runtime_error("the client is only available inside a user or an event listener"))
+}
