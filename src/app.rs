@@ -11,7 +11,9 @@ use anyhow::Context;
 use crate::cli::{Command, DemoSettings, Settings};
 use crate::http::HttpConfig;
 use crate::report::{console, csv::CsvWriter, json};
+use crate::runner::hooks::{role_args, Hooks};
 use crate::runner::{now_unix, LocalRunner, RunnerConfig};
+use crate::script::context::{self, Role};
 use crate::script::{LoadOptions, Scenario};
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
@@ -76,16 +78,24 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(headless(scenario, s))
+    // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
+    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s))
 }
 
 async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
+    let http_cfg = HttpConfig {
+        insecure: s.insecure,
+        ..HttpConfig::default()
+    };
+    context::set_role(Role {
+        kind: "local",
+        worker_index: 0,
+        worker_count: 0,
+    });
+    let hooks = Hooks::new(scenario.clone(), &http_cfg, s.host.as_deref(), s.seed);
     let cfg = RunnerConfig {
         threads: s.threads,
-        http: HttpConfig {
-            insecure: s.insecure,
-            ..HttpConfig::default()
-        },
+        http: http_cfg.clone(),
         seed: s.seed,
         max_stacks: s.max_coroutine_stacks,
         host: s.host.clone(),
@@ -98,6 +108,7 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
             return Ok(EXIT_USAGE);
         }
     };
+    hooks.fire("init", role_args()).await;
     let mut csv = match &s.csv_prefix {
         Some(p) => Some(
             CsvWriter::new(p, s.csv_full_history)
@@ -116,6 +127,9 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         s.spawn_rate
     );
     let started = Instant::now();
+    let mut start_args = role_args();
+    start_args.insert("host".into(), s.host.clone().unwrap_or_default().into());
+    hooks.fire("test_start", start_args).await;
     runner.set_target(s.users as usize, s.spawn_rate);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let (mut last_csv, mut last_console) = (Instant::now(), Instant::now());
@@ -125,7 +139,15 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
             _ = sigint.recv() => { log::info!("Got SIGINT signal, stopping the test"); break; }
             _ = sigterm.recv() => { log::info!("Got SIGTERM signal, stopping the test"); break; }
         }
-        runner.tick();
+        if let Some(users) = runner.tick() {
+            let mut a = rhai::Map::new();
+            a.insert("user_count".into(), rhai::Dynamic::from_int(users as i64));
+            hooks.fire("spawning_complete", a).await;
+        }
+        if let Some(reason) = context::take_stop_request() {
+            log::info!("stop_test: {reason}; stopping the test");
+            break;
+        }
         if s.run_time.is_some_and(|t| started.elapsed() >= t) {
             log::info!("--run-time limit reached, shutting down");
             break;
@@ -152,8 +174,14 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         }
         log::warn!("second signal: cancelling users now");
     };
+    hooks.fire("test_stopping", rhai::Map::new()).await;
     runner.stop(s.stop_timeout, hurry).await;
     runner.shutdown().await;
+    hooks.fire("test_stop", rhai::Map::new()).await;
+    // What test_stop listeners recorded on this thread.
+    if let Some(d) = context::take_shard() {
+        stats.lock().merge(d);
+    }
 
     let now = now_unix();
     let st = stats.lock();
@@ -173,11 +201,16 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         json::write_stats_json(&mut o, &st).context("writing --json")?;
         let _ = writeln!(o);
     }
-    Ok(if st.has_failures() || st.has_exceptions() {
+    let code = if st.has_failures() || st.has_exceptions() {
         s.exit_code_on_error
     } else {
         0
-    })
+    };
+    drop(st);
+    let mut q = rhai::Map::new();
+    q.insert("exit_code".into(), rhai::Dynamic::from_int(code as i64));
+    hooks.fire("quitting", q).await;
+    Ok(code)
 }
 
 /// Tables go to stdout, or to stderr when stdout carries `--json`.

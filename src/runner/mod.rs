@@ -3,6 +3,7 @@
 //! `--stop-timeout`), and merges the workers' stats shards into one `Stats`.
 
 pub mod dispatch;
+pub mod hooks;
 pub mod user;
 pub mod worker;
 
@@ -182,9 +183,13 @@ impl LocalRunner {
     }
 
     /// Spawn or stop the users due by now, and merge the stats that arrived. Call often (≥ 10 Hz).
-    pub fn tick(&mut self) {
+    /// Returns the user count on the tick where a ramp reached its target (Locust's
+    /// spawning_complete).
+    pub fn tick(&mut self) -> Option<usize> {
         self.collect();
-        let Some(r) = &mut self.ramp else { return };
+        let Some(r) = &mut self.ramp else {
+            return None;
+        };
         let steps = (r.started.elapsed().as_secs_f64() * r.rate).floor() as usize + 1;
         let due = if r.to >= r.from {
             (r.from + steps).min(r.to)
@@ -215,9 +220,11 @@ impl LocalRunner {
                         "All users spawned: {{{}}} ({to} total users)",
                         counts.join(", ")
                     );
+                    return Some(to);
                 }
             }
         }
+        None
     }
 
     fn spawned_counts(&self) -> BTreeMap<String, usize> {
@@ -255,8 +262,11 @@ impl LocalRunner {
         true
     }
 
-    /// Merge whatever the workers shipped.
+    /// Merge whatever the workers shipped, and what the runner's own listeners recorded here.
     pub fn collect(&mut self) {
+        if let Some(d) = crate::script::context::take_shard() {
+            self.stats.lock().merge(d);
+        }
         let mut stats = None;
         while let Ok(d) = self.deltas.try_recv() {
             stats.get_or_insert_with(|| self.stats.lock()).merge(d);

@@ -64,8 +64,17 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
 }
 
 /// The user's life from on_start to on_stop.
-async fn live(w: Rc<Worker>, class: Arc<script::UserClass>, ctx: Rc<UserCtx>, stop: Arc<StopSignal>) {
-    let mut u = User { w, ctx, this: script::new_this() };
+async fn live(
+    w: Rc<Worker>,
+    class: Arc<script::UserClass>,
+    ctx: Rc<UserCtx>,
+    stop: Arc<StopSignal>,
+) {
+    let mut u = User {
+        w,
+        ctx,
+        this: script::new_this(),
+    };
 
     if let Some(cb) = &class.on_start {
         match u.call(cb, "on_start", level::KILL).await {
@@ -177,7 +186,12 @@ const JOB_CANCEL_GRACE: Duration = Duration::from_secs(2);
 async fn cancel_jobs(ctx: &UserCtx) {
     ctx.stop.raise(level::ABORT);
     let deadline = tokio::time::Instant::now() + JOB_CANCEL_GRACE;
-    while ctx.jobs.borrow().iter().any(|j| !j.done.load(Ordering::Acquire)) {
+    while ctx
+        .jobs
+        .borrow()
+        .iter()
+        .any(|j| !j.done.load(Ordering::Acquire))
+    {
         if tokio::time::Instant::now() >= deadline {
             ctx.jobs.borrow().iter().for_each(|j| j.abort.abort());
             break;
@@ -218,7 +232,10 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
         let _mark = mark;
         let scenario = w.scenario.clone();
         let j = job.clone();
-        let out = coro::run(&w.pool, Some(ctx.clone()), level::KILL, move || scenario.call(&j, None, Vec::new())).await;
+        let out = coro::run(&w.pool, Some(ctx.clone()), level::KILL, move || {
+            scenario.call(&j, None, Vec::new())
+        })
+        .await;
         let err = match out {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => e,
@@ -236,7 +253,10 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
             Err(f) => exception(&w, &ctx, &f.message, &f.traceback),
         }
     });
-    let handle = JobHandle { abort: task.abort_handle(), done };
+    let handle = JobHandle {
+        abort: task.abort_handle(),
+        done,
+    };
     user.jobs.borrow_mut().push(handle.clone());
     Ok(handle)
 }
@@ -249,7 +269,11 @@ fn exception(w: &Worker, ctx: &UserCtx, message: &str, traceback: &str) {
     thread_local!(static SEEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new()));
     let first = SEEN.with(|s| s.borrow_mut().insert(message.to_string()));
     if first {
-        log::error!("{} (user {}): {message}\n{traceback}", ctx.class_name, ctx.id);
+        log::error!(
+            "{} (user {}): {message}\n{traceback}",
+            ctx.class_name,
+            ctx.id
+        );
     } else {
         log::debug!("{} (user {}): {message}", ctx.class_name, ctx.id);
     }

@@ -29,13 +29,26 @@ pub struct Timer {
 impl Timer {
     fn finish(&mut self, error: Option<String>, length: i64) -> R<()> {
         if self.reported.swap(true, Ordering::AcqRel) {
-            return Err(runtime_error(format!("timer '{}' was already reported", self.name)));
+            return Err(runtime_error(format!(
+                "timer '{}' was already reported",
+                self.name
+            )));
         }
         if length < 0 {
-            return Err(runtime_error(format!("timer '{}': length must be >= 0, got {length}", self.name)));
+            return Err(runtime_error(format!(
+                "timer '{}': length must be >= 0, got {length}",
+                self.name
+            )));
         }
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        context::sample(&self.request_type, &self.name, ms, length as u64, error.as_deref(), "");
+        context::sample(
+            &self.request_type,
+            &self.name,
+            ms,
+            length as u64,
+            error.as_deref(),
+            "",
+        );
         Ok(())
     }
 }
@@ -54,8 +67,12 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("worker_index", || context::role().worker_index);
     engine.register_fn("worker_count", || context::role().worker_count);
 
-    engine.register_fn("stop_test", || context::request_stop_test("stop_test() called".into()));
-    engine.register_fn("stop_test", |reason: Dynamic| context::request_stop_test(reason.to_string()));
+    engine.register_fn("stop_test", || {
+        context::request_stop_test("stop_test() called".into())
+    });
+    engine.register_fn("stop_test", |reason: Dynamic| {
+        context::request_stop_test(reason.to_string())
+    });
 
     engine.register_fn("now", || crate::runner::now_unix());
     engine.register_fn("monotonic", || process_start().elapsed().as_secs_f64());
@@ -101,24 +118,41 @@ pub fn register(engine: &mut Engine) {
     });
 
     engine.register_type_with_name::<Timer>("Timer");
-    engine.register_fn("start_timer", |request_type: ImmutableString, name: ImmutableString| Timer {
-        started: Instant::now(),
-        request_type,
-        name,
-        reported: Default::default(),
-    });
+    engine.register_fn(
+        "start_timer",
+        |request_type: ImmutableString, name: ImmutableString| Timer {
+            started: Instant::now(),
+            request_type,
+            name,
+            reported: Default::default(),
+        },
+    );
     engine.register_fn("success", |t: &mut Timer| t.finish(None, 0));
-    engine.register_fn("success", |t: &mut Timer, length: i64| t.finish(None, length));
-    engine.register_fn("failure", |t: &mut Timer, msg: Dynamic| t.finish(Some(msg.to_string()), 0));
-    engine.register_get("elapsed", |t: &mut Timer| t.started.elapsed().as_secs_f64() * 1000.0);
+    engine.register_fn("success", |t: &mut Timer, length: i64| {
+        t.finish(None, length)
+    });
+    engine.register_fn("failure", |t: &mut Timer, msg: Dynamic| {
+        t.finish(Some(msg.to_string()), 0)
+    });
+    engine.register_get("elapsed", |t: &mut Timer| {
+        t.started.elapsed().as_secs_f64() * 1000.0
+    });
     engine.register_fn("report", super::events::report);
 
     engine.register_type_with_name::<JobHandle>("Job");
     engine.register_fn("background", |f: FnPtr| -> R<JobHandle> {
-        let user = coro::current_user()
-            .ok_or_else(|| runtime_error("background() can only be called inside a user (a task, on_start or on_stop)"))?;
-        let host = context::host().ok_or_else(|| runtime_error("background(): no runner on this thread"))?;
-        let job = Callable { fn_name: fp_name(&f), curry: f.curry().to_vec(), label: "<background job>".into() };
+        let user = coro::current_user().ok_or_else(|| {
+            runtime_error(
+                "background() can only be called inside a user (a task, on_start or on_stop)",
+            )
+        })?;
+        let host = context::host()
+            .ok_or_else(|| runtime_error("background(): no runner on this thread"))?;
+        let job = Callable {
+            fn_name: fp_name(&f),
+            curry: f.curry().to_vec(),
+            label: "<background job>".into(),
+        };
         host.spawn_job(user, job).map_err(runtime_error)
     });
     engine.register_fn("cancel", |j: &mut JobHandle| j.abort.abort());
@@ -126,20 +160,29 @@ pub fn register(engine: &mut Engine) {
 
     // The running user's (or the runner's) HTTP client, for closures and listeners without `this`.
     engine.register_fn("client", || Client);
-    engine.register_fn("set_header", |_: &mut Client, name: &str, value: Dynamic| -> R<()> {
-        with_user(|u| {
-            let mut h = u.default_headers.borrow_mut();
-            h.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-            h.push((name.to_string(), value.to_string()));
-        })
-    });
+    engine.register_fn(
+        "set_header",
+        |_: &mut Client, name: &str, value: Dynamic| -> R<()> {
+            with_user(|u| {
+                let mut h = u.default_headers.borrow_mut();
+                h.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+                h.push((name.to_string(), value.to_string()));
+            })
+        },
+    );
     engine.register_fn("remove_header", |_: &mut Client, name: &str| -> R<()> {
-        with_user(|u| u.default_headers.borrow_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name)))
+        with_user(|u| {
+            u.default_headers
+                .borrow_mut()
+                .retain(|(k, _)| !k.eq_ignore_ascii_case(name))
+        })
     });
     engine.register_fn("cookie", |_: &mut Client, name: &str| -> R<Dynamic> {
         with_user(|u| u.session.cookie(name).map_or(Dynamic::UNIT, Dynamic::from))
     });
-    engine.register_fn("clear_cookies", |_: &mut Client| -> R<()> { with_user(|u| u.session.clear_cookies()) });
+    engine.register_fn("clear_cookies", |_: &mut Client| -> R<()> {
+        with_user(|u| u.session.clear_cookies())
+    });
 }
 
 fn fp_name(f: &FnPtr) -> ImmutableString {
@@ -147,6 +190,7 @@ fn fp_name(f: &FnPtr) -> ImmutableString {
 }
 
 fn with_user<T>(f: impl FnOnce(&context::UserCtx) -> T) -> R<T> {
-    coro::with_current_user(|u| u.map(f))
-        .ok_or_else(|| runtime_error("the client is only available inside a user or an event listener"))
+    coro::with_current_user(|u| u.map(f)).ok_or_else(|| {
+        runtime_error("the client is only available inside a user or an event listener")
+    })
 }

@@ -48,12 +48,14 @@ impl Drop for ResponseData {
     fn drop(&mut self) {
         if let Some(p) = self.pending.take() {
             let s = p.into_inner();
-            context::record(
+            let len = self.body.len() as u64;
+            context::sample(
                 s.method.as_str(),
                 &s.name,
                 self.elapsed_ms,
-                self.body.len() as u64,
+                len,
                 s.error.as_deref(),
+                &self.url,
             );
         }
     }
@@ -293,14 +295,30 @@ fn urlencode(m: Map) -> String {
 
 fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
     let o = options(url, opts)?;
-    let session = coro::with_current_user(|u| u.map(|u| u.session.clone())).ok_or_else(|| {
-        runtime_error("HTTP requests can only be made inside a user (a task, on_start or on_stop), not at the top level")
+    let (session, headers) = coro::with_current_user(|u| {
+        u.map(|u| {
+            // Per-request headers win over the user's defaults (set_header, the auth module).
+            let defaults = u.default_headers.borrow();
+            let mut h: Vec<(String, String)> = defaults
+                .iter()
+                .filter(|(k, _)| !o.headers.iter().any(|(ok, _)| ok.eq_ignore_ascii_case(k)))
+                .cloned()
+                .collect();
+            h.extend(o.headers.iter().cloned());
+            (u.session.clone(), h)
+        })
+    })
+    .ok_or_else(|| {
+        runtime_error(
+            "HTTP requests can only be made inside a user (a task, on_start or on_stop) or an event listener, \
+             not at the top level",
+        )
     })?;
     let name = o.name.unwrap_or_else(|| h::path_url(&o.url).to_string());
     let req = h::Request {
         method: method.clone(),
         url: o.url,
-        headers: o.headers,
+        headers,
         body: o.body,
         timeout: o.timeout,
         follow_redirects: o.follow_redirects,
@@ -321,9 +339,8 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
                 pending: None,
             }
         }
-        Err(h::HttpError::InvalidHeader(e)) => {
-            return Err(runtime_error(format!("invalid header: {e}")))
-        }
+        // A bad URL or header is the script's mistake (Locust raises too), not a failed request.
+        Err(e) if e.is_request_error() => return Err(runtime_error(e.to_string())),
         Err(e) => ResponseData {
             status: 0,
             headers: Default::default(),
@@ -342,12 +359,14 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
             error: data.error.clone(),
         }));
     } else {
-        context::record(
+        let len = data.body.len() as u64;
+        context::sample(
             method.as_str(),
             &name,
             elapsed_ms,
-            data.body.len() as u64,
+            len,
             data.error.as_deref(),
+            &data.url,
         );
     }
     Ok(Response(Arc::new(data)))

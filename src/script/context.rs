@@ -67,7 +67,11 @@ pub struct Role {
     pub worker_count: i64,
 }
 
-static ROLE: parking_lot::RwLock<Role> = parking_lot::const_rwlock(Role { kind: "local", worker_index: 0, worker_count: 0 });
+static ROLE: parking_lot::RwLock<Role> = parking_lot::const_rwlock(Role {
+    kind: "local",
+    worker_index: 0,
+    worker_count: 0,
+});
 
 pub fn set_role(role: Role) {
     *ROLE.write() = role;
@@ -93,7 +97,11 @@ pub fn take_stop_request() -> Option<String> {
 pub trait Host {
     fn scenario(&self) -> &Arc<crate::script::Scenario>;
     /// Start `job` concurrently for `user`; the job is owned by the user and cancelled with it.
-    fn spawn_job(self: Rc<Self>, user: Rc<UserCtx>, job: crate::script::Callable) -> Result<JobHandle, String>;
+    fn spawn_job(
+        self: Rc<Self>,
+        user: Rc<UserCtx>,
+        job: crate::script::Callable,
+    ) -> Result<JobHandle, String>;
 }
 
 /// A background job as scripts hold it.
@@ -117,7 +125,14 @@ pub fn host() -> Option<Rc<dyn Host>> {
 
 /// Record a sample and run the `request` event's listeners, if any (the path every sample takes:
 /// HTTP calls, catch_response verdicts, script reports).
-pub fn sample(method: &str, name: &str, response_time_ms: f64, content_length: u64, error: Option<&str>, url: &str) {
+pub fn sample(
+    method: &str,
+    name: &str,
+    response_time_ms: f64,
+    content_length: u64,
+    error: Option<&str>,
+    url: &str,
+) {
     record(method, name, response_time_ms, content_length, error);
     if let Some(h) = host() {
         let sc = h.scenario();
@@ -125,9 +140,18 @@ pub fn sample(method: &str, name: &str, response_time_ms: f64, content_length: u
             let mut m = rhai::Map::new();
             m.insert("request_type".into(), method.into());
             m.insert("name".into(), name.into());
-            m.insert("response_time".into(), rhai::Dynamic::from_float(response_time_ms));
-            m.insert("response_length".into(), rhai::Dynamic::from_int(content_length as i64));
-            m.insert("exception".into(), error.map_or(rhai::Dynamic::UNIT, |e| e.into()));
+            m.insert(
+                "response_time".into(),
+                rhai::Dynamic::from_float(response_time_ms),
+            );
+            m.insert(
+                "response_length".into(),
+                rhai::Dynamic::from_int(content_length as i64),
+            );
+            m.insert(
+                "exception".into(),
+                error.map_or(rhai::Dynamic::UNIT, |e| e.into()),
+            );
             m.insert("url".into(), url.into());
             sc.fire("request", m);
         }

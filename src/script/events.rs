@@ -42,7 +42,9 @@ pub struct EventHandle(ImmutableString);
 impl Events {
     pub fn new() -> Arc<Events> {
         let ev = Events::default();
-        ev.listeners.write().extend(BUILTIN.iter().map(|n| (n.to_string(), Vec::new())));
+        ev.listeners
+            .write()
+            .extend(BUILTIN.iter().map(|n| (n.to_string(), Vec::new())));
         Arc::new(ev)
     }
 
@@ -50,7 +52,10 @@ impl Events {
         if name == "request" {
             return self.request.load(Ordering::Relaxed);
         }
-        self.listeners.read().get(name).is_some_and(|l| !l.is_empty())
+        self.listeners
+            .read()
+            .get(name)
+            .is_some_and(|l| !l.is_empty())
     }
 
     fn add(&self, name: &str, f: FnPtr) -> R<()> {
@@ -74,14 +79,22 @@ impl Events {
         }
         let mut map = self.listeners.write();
         if BUILTIN.contains(&name) {
-            return Err(runtime_error(format!("'{name}' is a built-in event: listen to it with on(\"{name}\", |e| ...)")));
+            return Err(runtime_error(format!(
+                "'{name}' is a built-in event: listen to it with on(\"{name}\", |e| ...)"
+            )));
         }
         map.entry(name.to_string()).or_default();
         Ok(EventHandle(name.into()))
     }
 
     /// Run `name`'s listeners in order, each through `call`. Errors are logged and counted.
-    pub fn fire_with(&self, name: &str, args: &Map, file: &str, call: impl Fn(&FnPtr, Map) -> R<Dynamic>) {
+    pub fn fire_with(
+        &self,
+        name: &str,
+        args: &Map,
+        file: &str,
+        call: impl Fn(&FnPtr, Map) -> R<Dynamic>,
+    ) {
         let listeners = match self.listeners.read().get(name) {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return,
@@ -90,7 +103,9 @@ impl Events {
             if let Err(e) = call(f, args.clone()) {
                 match classify(&e, file, &format!("{name} listener")) {
                     Ok(Control::Cancelled) => return,
-                    Ok(other) => log::warn!("{other:?} is not allowed in a listener of '{name}'; ignored"),
+                    Ok(other) => {
+                        log::warn!("{other:?} is not allowed in a listener of '{name}'; ignored")
+                    }
                     Err(f) => {
                         let msg = format!("error in a listener of event '{name}': {}", f.message);
                         log::error!("{msg}\n{}", f.traceback);
@@ -118,51 +133,102 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
                 return report(args);
             }
             if BUILTIN.contains(&name) {
-                return Err(runtime_error(format!("the built-in event '{name}' is fired by rustlocust itself")));
+                return Err(runtime_error(format!(
+                    "the built-in event '{name}' is fired by rustlocust itself"
+                )));
             }
             if !ev.listeners.read().contains_key(name) {
-                return Err(runtime_error(format!("unknown event '{name}': create it first with event(\"{name}\")")));
+                return Err(runtime_error(format!(
+                    "unknown event '{name}': create it first with event(\"{name}\")"
+                )));
             }
-            ev.fire_with(name, &args, &file, |f, a| f.call_within_context::<Dynamic>(&ctx, (a,)));
+            ev.fire_with(name, &args, &file, |f, a| {
+                f.call_within_context::<Dynamic>(&ctx, (a,))
+            });
             Ok(())
         }
     };
     let f2 = fire.clone();
     engine.register_fn("fire", fire.clone());
-    engine.register_fn("fire", move |ctx: NativeCallContext, name: &str| f2(ctx, name, Map::new()));
+    engine.register_fn("fire", move |ctx: NativeCallContext, name: &str| {
+        f2(ctx, name, Map::new())
+    });
     let f3 = fire.clone();
-    engine.register_fn("fire", move |ctx: NativeCallContext, h: &mut EventHandle, args: Map| f3(ctx, &h.0.clone(), args));
-    engine.register_fn("fire", move |ctx: NativeCallContext, h: &mut EventHandle| fire(ctx, &h.0.clone(), Map::new()));
-    engine.register_fn("to_string", |h: &mut EventHandle| format!("<Event {}>", h.0));
+    engine.register_fn(
+        "fire",
+        move |ctx: NativeCallContext, h: &mut EventHandle, args: Map| f3(ctx, &h.0.clone(), args),
+    );
+    engine.register_fn(
+        "fire",
+        move |ctx: NativeCallContext, h: &mut EventHandle| fire(ctx, &h.0.clone(), Map::new()),
+    );
+    engine.register_fn("to_string", |h: &mut EventHandle| {
+        format!("<Event {}>", h.0)
+    });
 }
 
 /// `report(#{...})` and `fire("request", #{...})`: record a sample the script measured itself.
 pub fn report(args: Map) -> R<()> {
-    const KEYS: [&str; 6] = ["request_type", "name", "response_time", "response_length", "exception", "url"];
+    const KEYS: [&str; 6] = [
+        "request_type",
+        "name",
+        "response_time",
+        "response_length",
+        "exception",
+        "url",
+    ];
     for k in args.keys() {
         if !KEYS.contains(&k.as_str()) {
-            return Err(runtime_error(format!("report: unknown key '{k}' (expected: {})", KEYS.join(", "))));
+            return Err(runtime_error(format!(
+                "report: unknown key '{k}' (expected: {})",
+                KEYS.join(", ")
+            )));
         }
     }
     let text = |k: &str, default: &str| args.get(k).map_or(default.to_string(), |v| v.to_string());
-    let name = args.get("name").ok_or_else(|| runtime_error("report: `name` is required"))?.to_string();
+    let name = args
+        .get("name")
+        .ok_or_else(|| runtime_error("report: `name` is required"))?
+        .to_string();
     let rt = match args.get("response_time") {
-        None => return Err(runtime_error("report: `response_time` (milliseconds) is required")),
+        None => {
+            return Err(runtime_error(
+                "report: `response_time` (milliseconds) is required",
+            ))
+        }
         Some(v) => v
             .as_float()
             .or_else(|_| v.as_int().map(|i| i as f64))
-            .map_err(|_| runtime_error(format!("report: response_time must be a number of ms, got {v}")))?,
+            .map_err(|_| {
+                runtime_error(format!(
+                    "report: response_time must be a number of ms, got {v}"
+                ))
+            })?,
     };
     if !rt.is_finite() || rt < 0.0 {
-        return Err(runtime_error(format!("report: response_time must be a finite number >= 0, got {rt}")));
+        return Err(runtime_error(format!(
+            "report: response_time must be a finite number >= 0, got {rt}"
+        )));
     }
     let len = match args.get("response_length") {
         None => 0,
         Some(v) => v.as_int().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            runtime_error(format!("report: response_length must be a whole number >= 0, got {v}"))
+            runtime_error(format!(
+                "report: response_length must be a whole number >= 0, got {v}"
+            ))
         })? as u64,
     };
-    let error = args.get("exception").filter(|e| !e.is_unit()).map(|e| e.to_string());
-    context::sample(&text("request_type", "CUSTOM"), &name, rt, len, error.as_deref(), &text("url", ""));
+    let error = args
+        .get("exception")
+        .filter(|e| !e.is_unit())
+        .map(|e| e.to_string());
+    context::sample(
+        &text("request_type", "CUSTOM"),
+        &name,
+        rt,
+        len,
+        error.as_deref(),
+        &text("url", ""),
+    );
     Ok(())
 }

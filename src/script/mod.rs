@@ -10,6 +10,7 @@ pub mod api_core;
 pub mod api_http;
 pub mod context;
 pub mod declare;
+pub mod definitions;
 pub mod error;
 pub mod events;
 pub mod model;
@@ -126,15 +127,26 @@ impl Scenario {
         }
         let mut all = cb.curry.clone();
         all.extend(args);
-        self.engine.call_fn_with_options::<Dynamic>(opts, &mut Scope::new(), &self.empty, &cb.fn_name, all)
+        self.engine.call_fn_with_options::<Dynamic>(
+            opts,
+            &mut Scope::new(),
+            &self.empty,
+            &cb.fn_name,
+            all,
+        )
     }
 
     /// Run the listeners of event `name` with `args` (from Rust: the runner, a dropped response).
     pub fn fire(&self, name: &str, args: Map) {
-        self.events.fire_with(name, &args, &self.file, |f: &FnPtr, a| {
-            let cb = Callable { fn_name: f.fn_name().into(), curry: f.curry().to_vec(), label: "listener".into() };
-            self.call(&cb, None, vec![Dynamic::from_map(a)])
-        });
+        self.events
+            .fire_with(name, &args, &self.file, |f: &FnPtr, a| {
+                let cb = Callable {
+                    fn_name: f.fn_name().into(),
+                    curry: f.curry().to_vec(),
+                    label: "listener".into(),
+                };
+                self.call(&cb, None, vec![Dynamic::from_map(a)])
+            });
     }
 
     /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
@@ -208,7 +220,23 @@ fn describe_set(out: &mut String, set: &TaskSet, depth: usize) {
     }
 }
 
-fn build_engine(decls: Arc<Mutex<Declarations>>, events: Arc<Events>, file: &str, dir: &Path) -> Engine {
+/// An engine with the full scripting API registered but no scenario: what `--print-definitions`
+/// describes.
+pub fn api_engine() -> Engine {
+    build_engine(
+        Arc::new(Mutex::new(Declarations::default())),
+        Events::new(),
+        "<api>",
+        Path::new("."),
+    )
+}
+
+fn build_engine(
+    decls: Arc<Mutex<Declarations>>,
+    events: Arc<Events>,
+    file: &str,
+    dir: &Path,
+) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(MAX_CALL_LEVELS);
     engine.set_max_expr_depths(64, 32);
