@@ -49,6 +49,10 @@ fn load_options(s: &Settings) -> LoadOptions {
 /// Load the scenario (from `source` if given, else from the settings' path) and run it.
 pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
     crate::logging::init(s.loglevel);
+    if s.print_definitions {
+        print!("{}", crate::script::definitions::definitions());
+        return Ok(0);
+    }
     let opts = load_options(s);
     let loaded = match source {
         Some(src) => {
@@ -66,6 +70,9 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
     };
     if s.list || s.check {
         print!("{}", scenario.describe());
+        if s.check && s.dry_run {
+            return dry_run(scenario, s);
+        }
         if s.check {
             println!("{}: OK", scenario.file);
         }
@@ -93,15 +100,7 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         worker_count: 0,
     });
     let hooks = Hooks::new(scenario.clone(), &http_cfg, s.host.as_deref(), s.seed);
-    let cfg = RunnerConfig {
-        threads: s.threads,
-        http: http_cfg.clone(),
-        seed: s.seed,
-        max_stacks: s.max_coroutine_stacks,
-        host: s.host.clone(),
-        max_jobs: 100,
-    };
-    let mut runner = match LocalRunner::new(scenario, cfg) {
+    let mut runner = match LocalRunner::new(scenario, runner_config(s, http_cfg.clone())) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -211,6 +210,49 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
     q.insert("exit_code".into(), rhai::Dynamic::from_int(code as i64));
     hooks.fire("quitting", q).await;
     Ok(code)
+}
+
+/// The runner configuration a run's settings ask for.
+fn runner_config(s: &Settings, http: HttpConfig) -> RunnerConfig {
+    RunnerConfig {
+        threads: s.threads,
+        http,
+        seed: s.seed,
+        max_stacks: s.max_coroutine_stacks,
+        host: s.host.clone(),
+        max_jobs: s.max_background_jobs,
+    }
+}
+
+/// `--check --dry-run`: every user class's on_start, each task once and on_stop against the
+/// target, printing each request; exit 1 when anything failed.
+fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let http = HttpConfig {
+        insecure: s.insecure,
+        ..HttpConfig::default()
+    };
+    println!("dry run against the target:");
+    let ok = tokio::task::LocalSet::new().block_on(
+        &rt,
+        crate::runner::dry_run(scenario, runner_config(s, http)),
+    );
+    match ok {
+        Ok(true) => {
+            println!("dry run: OK");
+            Ok(0)
+        }
+        Ok(false) => {
+            println!("dry run: some requests failed or a script raised (see above)");
+            Ok(s.exit_code_on_error)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_USAGE)
+        }
+    }
 }
 
 /// Tables go to stdout, or to stderr when stdout carries `--json`.

@@ -8,6 +8,7 @@ pub mod user;
 pub mod worker;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub enum RunnerError {
     NoHost { class: String },
     #[error("invalid host for user class '{class}': {message}")]
     BadHost { class: String, message: String },
+    #[error("cannot set up HTTP: {0}")]
+    Http(String),
     #[error("cannot start worker thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -75,22 +78,7 @@ pub struct LocalRunner {
 
 impl LocalRunner {
     pub fn new(scenario: Arc<Scenario>, cfg: RunnerConfig) -> Result<Self, RunnerError> {
-        let mut bases = Vec::new();
-        for c in &scenario.classes {
-            let host =
-                cfg.host
-                    .clone()
-                    .or_else(|| c.host.clone())
-                    .ok_or_else(|| RunnerError::NoHost {
-                        class: c.name.clone(),
-                    })?;
-            let base = BaseUrl::parse(&host).map_err(|e| RunnerError::BadHost {
-                class: c.name.clone(),
-                message: e.to_string(),
-            })?;
-            bases.push(Some(base));
-        }
-        let bases = Arc::new(bases);
+        let bases = class_bases(&scenario, cfg.host.as_deref())?;
         let threads = cfg.threads.max(1);
         let stacks = cfg
             .max_stacks
@@ -386,6 +374,54 @@ impl LocalRunner {
         }
         self.collect();
     }
+}
+
+/// Each class's base URL, parsed once: `-H` wins over the class's own host.
+fn class_bases(
+    scenario: &Scenario,
+    host: Option<&str>,
+) -> Result<Arc<Vec<Option<BaseUrl>>>, RunnerError> {
+    let mut bases = Vec::new();
+    for c in &scenario.classes {
+        let host = host
+            .map(str::to_string)
+            .or_else(|| c.host.clone())
+            .ok_or_else(|| RunnerError::NoHost {
+                class: c.name.clone(),
+            })?;
+        let base = BaseUrl::parse(&host).map_err(|e| RunnerError::BadHost {
+            class: c.name.clone(),
+            message: e.to_string(),
+        })?;
+        bases.push(Some(base));
+    }
+    Ok(Arc::new(bases))
+}
+
+/// `--check --dry-run`: one user of each class, on this thread (inside a `LocalSet`), runs every
+/// task once while each request is printed. True when nothing failed or raised.
+pub async fn dry_run(scenario: Arc<Scenario>, cfg: RunnerConfig) -> Result<bool, RunnerError> {
+    use crate::script::context;
+    let w = Rc::new(worker::Worker {
+        bases: class_bases(&scenario, cfg.host.as_deref())?,
+        scenario: scenario.clone(),
+        pool: StackPool::new(16),
+        http: crate::http::Client::new(&cfg.http).map_err(|e| RunnerError::Http(e.to_string()))?,
+        seed: cfg.seed,
+        max_jobs: cfg.max_jobs,
+    });
+    context::set_host(Some(w.clone() as Rc<dyn context::Host>));
+    context::echo_samples(true);
+    for i in 0..scenario.classes.len() {
+        user::dry_run(w.clone(), i, i as u64).await;
+    }
+    context::echo_samples(false);
+    context::set_host(None);
+    let mut stats = Stats::new(now_unix());
+    if let Some(d) = context::take_shard() {
+        stats.merge(d);
+    }
+    Ok(!stats.has_failures() && !stats.has_exceptions())
 }
 
 pub fn now_unix() -> f64 {

@@ -347,3 +347,67 @@ impl User {
         }
     }
 }
+
+/// `--check --dry-run`: one user of class `class_idx` runs on_start, every task once (task sets:
+/// their on_start, each of their tasks once, their on_stop), then on_stop, so a script author sees
+/// each request and mistake in seconds. Samples are echoed by the caller.
+pub async fn dry_run(w: Rc<Worker>, class_idx: usize, id: u64) {
+    let class = w.scenario.classes[class_idx].clone();
+    let ctx = Rc::new(UserCtx {
+        id,
+        class_name: Arc::from(class.name.as_str()),
+        session: w.http.session(w.bases[class_idx].clone()),
+        rng: RefCell::new(SmallRng::seed_from_u64(w.seed.unwrap_or(0) ^ id)),
+        stop: StopSignal::new(),
+        jobs: RefCell::new(Vec::new()),
+        default_headers: RefCell::new(Vec::new()),
+    });
+    let mut u = User {
+        w,
+        ctx: ctx.clone(),
+        this: script::new_this(),
+    };
+    println!("{}:", class.name);
+    if let Some(cb) = &class.on_start {
+        u.dry_step(cb, "on_start").await;
+    }
+    u.dry_set(&class.tasks).await;
+    if let Some(cb) = &class.on_stop {
+        u.dry_step(cb, "on_stop").await;
+    }
+    cancel_jobs(&ctx).await;
+}
+
+impl User {
+    async fn dry_step(&mut self, cb: &Callable, label: &str) {
+        println!("  {label}");
+        match self.call(cb, label, level::KILL).await {
+            Step::Failed => println!("    ! raised an error (see the log above)"),
+            Step::Interrupt { .. } | Step::Done => {}
+            Step::StopUser => println!("    (stop_user() called)"),
+            Step::Cancelled => println!("    (cancelled)"),
+        }
+    }
+
+    fn dry_set<'a>(
+        &'a mut self,
+        set: &'a TaskSet,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>> {
+        Box::pin(async move {
+            for t in &set.tasks {
+                match &t.kind {
+                    TaskKind::Fn(cb) => self.dry_step(cb, &format!("task {}", t.label())).await,
+                    TaskKind::Set(s) => {
+                        if let Some(cb) = &s.on_start {
+                            self.dry_step(cb, &format!("{}.on_start", s.name)).await;
+                        }
+                        self.dry_set(s).await;
+                        if let Some(cb) = &s.on_stop {
+                            self.dry_step(cb, &format!("{}.on_stop", s.name)).await;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

@@ -112,6 +112,10 @@ pub struct JobHandle {
 }
 
 thread_local! {
+    /// `--dry-run`: print every sample as it is recorded.
+    static ECHO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while `request` listeners run on this thread.
+    static IN_REQUEST_LISTENER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
 }
 
@@ -134,9 +138,16 @@ pub fn sample(
     url: &str,
 ) {
     record(method, name, response_time_ms, content_length, error);
+    if ECHO.with(|e| e.get()) {
+        match error {
+            None => println!("    {method} {name}  {response_time_ms:.1} ms  ok"),
+            Some(e) => println!("    {method} {name}  {response_time_ms:.1} ms  FAILED {e}"),
+        }
+    }
     if let Some(h) = host() {
         let sc = h.scenario();
-        if sc.events.has_listeners("request") {
+        // A listener's own requests do not fire `request` again: that would recurse without end.
+        if sc.events.has_listeners("request") && !IN_REQUEST_LISTENER.with(|f| f.replace(true)) {
             let mut m = rhai::Map::new();
             m.insert("request_type".into(), method.into());
             m.insert("name".into(), name.into());
@@ -154,6 +165,12 @@ pub fn sample(
             );
             m.insert("url".into(), url.into());
             sc.fire("request", m);
+            IN_REQUEST_LISTENER.with(|f| f.set(false));
         }
     }
+}
+
+/// Print every sample recorded on this thread (`--check --dry-run`).
+pub fn echo_samples(on: bool) {
+    ECHO.with(|e| e.set(on));
 }
