@@ -182,30 +182,32 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         stats.lock().merge(d);
     }
 
-    let now = now_unix();
-    let st = stats.lock();
-    if let Some(w) = &mut csv {
-        w.write(&st, 0, now)
-            .context("writing the final CSV files")?;
-    }
-    let mut out = Vec::new();
-    let _ = console::write_stats_table(&mut out, &st, now, false);
-    let _ = writeln!(out);
-    let _ = console::write_percentiles_table(&mut out, &st);
-    let _ = writeln!(out);
-    let _ = console::write_error_report(&mut out, &st);
-    tables_out(s, &out);
-    if s.json {
-        let mut o = std::io::stdout().lock();
-        json::write_stats_json(&mut o, &st).context("writing --json")?;
-        let _ = writeln!(o);
-    }
-    let code = if st.has_failures() || st.has_exceptions() {
-        s.exit_code_on_error
-    } else {
-        0
+    // Final reports; the stats lock is released before the quitting listeners run.
+    let code = {
+        let now = now_unix();
+        let st = stats.lock();
+        if let Some(w) = &mut csv {
+            w.write(&st, 0, now)
+                .context("writing the final CSV files")?;
+        }
+        let mut out = Vec::new();
+        let _ = console::write_stats_table(&mut out, &st, now, false);
+        let _ = writeln!(out);
+        let _ = console::write_percentiles_table(&mut out, &st);
+        let _ = writeln!(out);
+        let _ = console::write_error_report(&mut out, &st);
+        tables_out(s, &out);
+        if s.json {
+            let mut o = std::io::stdout().lock();
+            json::write_stats_json(&mut o, &st).context("writing --json")?;
+            let _ = writeln!(o);
+        }
+        if st.has_failures() || st.has_exceptions() {
+            s.exit_code_on_error
+        } else {
+            0
+        }
     };
-    drop(st);
     let mut q = rhai::Map::new();
     q.insert("exit_code".into(), rhai::Dynamic::from_int(code as i64));
     hooks.fire("quitting", q).await;

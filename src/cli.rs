@@ -14,8 +14,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use log::LevelFilter;
 
 use crate::config::{
-    env_var_name, parse_host, parse_loglevel, parse_path, parse_spawn_rate, parse_threads,
-    parse_timespan_value, parse_users, split_list, Layer, DEFAULT_CONFIG_FILE, DEMO_SCENARIO,
+    env_var_name, parse_host, parse_loglevel, parse_max_background_jobs, parse_path,
+    parse_spawn_rate, parse_threads, parse_timespan_value, parse_users, split_list, Layer,
+    DEFAULT_CONFIG_FILE, DEMO_SCENARIO,
 };
 pub use crate::config::{Command, ConfigError, DemoSettings, Settings};
 
@@ -129,6 +130,15 @@ struct RunArgs {
     #[arg(long)]
     check: bool,
 
+    /// With --check: a dry run of the scenario (only valid together with --check)
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Print the Rhai definitions of the scripting API (for editors and the Rhai language
+    /// server) and exit; needs no scenario
+    #[arg(long)]
+    print_definitions: bool,
+
     /// Exit code when there were failures [default: 1]
     #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
     exit_code_on_error: Option<i32>,
@@ -144,6 +154,10 @@ struct RunArgs {
     /// Do not verify TLS certificates
     #[arg(long)]
     insecure: bool,
+
+    /// Most background jobs (`background(...)`) one user may run at once [default: 100]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_max_background_jobs)]
+    max_background_jobs: Option<usize>,
 
     /// Config file [default: rustlocust.toml, if present]
     #[arg(long, value_name = "FILE", value_parser = parse_path)]
@@ -227,6 +241,9 @@ impl RunArgs {
             threads: self.threads,
             insecure: flag(self.insecure),
             max_coroutine_stacks: self.max_coroutine_stacks,
+            max_background_jobs: self.max_background_jobs,
+            dry_run: flag(self.dry_run),
+            print_definitions: flag(self.print_definitions),
             user_classes: (!user_classes.is_empty()).then_some(user_classes),
         }
     }
@@ -419,6 +436,10 @@ mod tests {
             "--insecure",
             "--max-coroutine-stacks",
             "64",
+            "--max-background-jobs",
+            "7",
+            "--dry-run",
+            "--print-definitions",
         ])
         .expect("valid");
         assert_eq!(s.scenario, PathBuf::from("x.rhai"));
@@ -439,6 +460,8 @@ mod tests {
         assert_eq!(s.threads, 2);
         assert!(s.insecure);
         assert_eq!(s.max_coroutine_stacks, Some(64));
+        assert_eq!(s.max_background_jobs, 7);
+        assert!(s.dry_run && s.print_definitions);
     }
 
     #[test]
@@ -495,6 +518,9 @@ mod tests {
                 ("RUSTLOCUST_THREADS", "3"),
                 ("RUSTLOCUST_INSECURE", "true"),
                 ("RUSTLOCUST_MAX_COROUTINE_STACKS", "5"),
+                ("RUSTLOCUST_MAX_BACKGROUND_JOBS", "6"),
+                ("RUSTLOCUST_DRY_RUN", "true"),
+                ("RUSTLOCUST_PRINT_DEFINITIONS", "yes"),
                 ("RUSTLOCUST_USER_CLASSES", "A B"),
             ],
         )
@@ -516,6 +542,8 @@ mod tests {
         assert_eq!(s.threads, 3);
         assert!(s.insecure);
         assert_eq!(s.max_coroutine_stacks, Some(5));
+        assert_eq!(s.max_background_jobs, 6);
+        assert!(s.dry_run && s.print_definitions);
         assert_eq!(s.user_classes, vec!["A", "B"]);
     }
 
@@ -544,6 +572,9 @@ mod tests {
             threads = 4
             insecure = true
             max-coroutine-stacks = 8
+            max_background_jobs = 9
+            dry-run = true
+            print-definitions = true
             user_classes = ["U"]
             "#,
         );
@@ -565,6 +596,8 @@ mod tests {
         assert_eq!(s.threads, 4);
         assert!(s.insecure);
         assert_eq!(s.max_coroutine_stacks, Some(8));
+        assert_eq!(s.max_background_jobs, 9);
+        assert!(s.dry_run && s.print_definitions);
         assert_eq!(s.user_classes, vec!["U"]);
     }
 
@@ -739,6 +772,83 @@ mod tests {
     }
 
     #[test]
+    fn max_background_jobs() {
+        assert_eq!(run(&["x.rhai"]).expect("valid").max_background_jobs, 100);
+        let s = run(&["x.rhai", "--max-background-jobs", "1"]).expect("valid");
+        assert_eq!(s.max_background_jobs, 1);
+        let msg = usage_error(&["x.rhai", "--max-background-jobs", "0"]);
+        assert!(
+            msg.contains("--max-background-jobs") && msg.contains("at least 1"),
+            "{msg}"
+        );
+        for bad in ["-3", "many", "2.5"] {
+            let msg = usage_error(&["x.rhai", "--max-background-jobs", bad]);
+            assert!(msg.contains(&format!("'{bad}'")), "{bad}: {msg}");
+            assert!(msg.contains("whole number"), "{bad}: {msg}");
+        }
+        let e = run_env(&["x.rhai"], &[("RUSTLOCUST_MAX_BACKGROUND_JOBS", "0")]).unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            msg.contains("RUSTLOCUST_MAX_BACKGROUND_JOBS") && msg.contains("at least 1"),
+            "{msg}"
+        );
+        let dir = with_toml("max-background-jobs = 3");
+        let s = run_in(
+            &["x.rhai"],
+            &[("RUSTLOCUST_MAX_BACKGROUND_JOBS", "4")],
+            dir.path(),
+        )
+        .expect("valid");
+        assert_eq!(s.max_background_jobs, 4, "env beats file");
+        let s = run_in(&["x.rhai", "--max-background-jobs=5"], &[], dir.path()).expect("valid");
+        assert_eq!(s.max_background_jobs, 5, "command line beats file");
+    }
+
+    #[test]
+    fn dry_run_needs_check() {
+        let e = err(&["x.rhai", "--dry-run"]);
+        assert!(matches!(e, ConfigError::DryRunWithoutCheck), "{e:?}");
+        assert_eq!(e.exit_code(), 2);
+        assert!(!e.is_info());
+        assert!(
+            e.to_string().contains("only works together with --check"),
+            "{e}"
+        );
+        let s = run(&["x.rhai", "--check", "--dry-run"]).expect("valid");
+        assert!(s.check && s.dry_run);
+        assert!(!run(&["x.rhai", "--check"]).expect("valid").dry_run);
+        // --check may come from elsewhere; an explicit false does not count.
+        let s = run_env(&["x.rhai", "--dry-run"], &[("RUSTLOCUST_CHECK", "true")]).expect("valid");
+        assert!(s.check && s.dry_run);
+        let e = run_env(&["x.rhai", "--dry-run"], &[("RUSTLOCUST_CHECK", "false")]).unwrap_err();
+        assert!(matches!(e, ConfigError::DryRunWithoutCheck), "{e:?}");
+        let e = run_env(&["x.rhai"], &[("RUSTLOCUST_DRY_RUN", "1")]).unwrap_err();
+        assert!(matches!(e, ConfigError::DryRunWithoutCheck), "{e:?}");
+    }
+
+    #[test]
+    fn print_definitions_needs_no_scenario() {
+        let s = run(&["--print-definitions"]).expect("parses alone");
+        assert!(s.print_definitions);
+        assert_eq!(s.scenario, PathBuf::new());
+        let s = run(&["x.rhai", "--print-definitions"]).expect("valid");
+        assert!(s.print_definitions);
+        assert_eq!(s.scenario, PathBuf::from("x.rhai"));
+        let s = run_env(&[], &[("RUSTLOCUST_PRINT_DEFINITIONS", "true")]).expect("valid");
+        assert!(s.print_definitions);
+        let dir = with_toml("print-definitions = true");
+        assert!(
+            run_in(&[], &[], dir.path())
+                .expect("valid")
+                .print_definitions
+        );
+        assert!(!run(&["x.rhai"]).expect("valid").print_definitions);
+        // Other options are still checked.
+        usage_error(&["--print-definitions", "-u", "-1"]);
+    }
+
+    #[test]
     fn csv_full_history_needs_csv() {
         let e = err(&["x.rhai", "--csv-full-history"]);
         assert!(matches!(e, ConfigError::CsvFullHistoryWithoutCsv));
@@ -763,6 +873,9 @@ mod tests {
         let help = e.to_string();
         assert!(help.contains("--spawn-rate"), "{help}");
         assert!(help.contains("RUSTLOCUST_"), "{help}");
+        for option in ["--max-background-jobs", "--dry-run", "--print-definitions"] {
+            assert!(help.contains(option), "{option} missing: {help}");
+        }
         assert!(
             !help.contains("max-coroutine-stacks"),
             "hidden option shown: {help}"

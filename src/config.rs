@@ -23,6 +23,8 @@ pub const DEFAULT_CONFIG_FILE: &str = "rustlocust.toml";
 pub const ENV_PREFIX: &str = "RUSTLOCUST_";
 /// The scenario `rustlocust demo` runs against the built-in demo target.
 pub const DEMO_SCENARIO: &str = "scripts/quickstart.rhai";
+/// Default of `--max-background-jobs`: background jobs one user may run at once.
+pub const DEFAULT_MAX_BACKGROUND_JOBS: usize = 100;
 
 /// What the program was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,7 @@ pub enum Command {
 /// Everything a run needs, validated: once this exists, no option can still be invalid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// Empty only with `print_definitions` (which needs no scenario).
     pub scenario: PathBuf,
     /// Base URL (`http://` or `https://`); `None` leaves it to the scenario.
     pub host: Option<String>,
@@ -66,6 +69,12 @@ pub struct Settings {
     pub insecure: bool,
     /// Overrides the coroutine stack-pool bound (hidden option, for tests).
     pub max_coroutine_stacks: Option<usize>,
+    /// Most background jobs one user may run at once; always >= 1.
+    pub max_background_jobs: usize,
+    /// `--check --dry-run`; never set without `check`.
+    pub dry_run: bool,
+    /// Print the editor definitions of the scripting API and exit (no scenario needed).
+    pub print_definitions: bool,
     /// User classes to run; empty means all.
     pub user_classes: Vec<String>,
 }
@@ -95,6 +104,9 @@ impl Settings {
             threads: default_threads(),
             insecure: false,
             max_coroutine_stacks: None,
+            max_background_jobs: DEFAULT_MAX_BACKGROUND_JOBS,
+            dry_run: false,
+            print_definitions: false,
             user_classes: Vec::new(),
         }
     }
@@ -184,6 +196,10 @@ pub enum ConfigError {
         "--csv-full-history requires --csv PREFIX (the history goes to PREFIX_stats_history.csv)"
     )]
     CsvFullHistoryWithoutCsv,
+    #[error(
+        "--dry-run only works together with --check (`rustlocust scenario.rhai --check --dry-run`)"
+    )]
+    DryRunWithoutCheck,
 }
 
 fn suggestion_text(s: &Option<&'static str>) -> String {
@@ -283,6 +299,22 @@ pub(crate) fn check_threads(n: usize) -> Result<usize, String> {
     }
 }
 
+pub(crate) fn parse_max_background_jobs(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of background jobs, e.g. 100".to_string())?;
+    check_max_background_jobs(n)
+}
+
+pub(crate) fn check_max_background_jobs(n: usize) -> Result<usize, String> {
+    if n == 0 {
+        Err("at least 1 background job per user must be allowed".into())
+    } else {
+        Ok(n)
+    }
+}
+
 pub(crate) fn parse_loglevel(s: &str) -> Result<LevelFilter, String> {
     // `warning` and `critical` are Python's names, which Locust users are used to.
     match s.trim().to_ascii_lowercase().as_str() {
@@ -358,6 +390,9 @@ pub(crate) struct Layer {
     pub threads: Option<usize>,
     pub insecure: Option<bool>,
     pub max_coroutine_stacks: Option<usize>,
+    pub max_background_jobs: Option<usize>,
+    pub dry_run: Option<bool>,
+    pub print_definitions: Option<bool>,
     pub user_classes: Option<Vec<String>>,
 }
 
@@ -385,6 +420,9 @@ pub(crate) const KEYS: &[&str] = &[
     "threads",
     "insecure",
     "max-coroutine-stacks",
+    "max-background-jobs",
+    "dry-run",
+    "print-definitions",
     "user-classes",
 ];
 
@@ -432,6 +470,9 @@ impl Layer {
             threads,
             insecure,
             max_coroutine_stacks,
+            max_background_jobs,
+            dry_run,
+            print_definitions,
             user_classes
         )
     }
@@ -535,6 +576,11 @@ impl Layer {
                         .map_err(|_| "expected a non-negative whole number".to_string())
                 })?)
             }
+            "max-background-jobs" => {
+                self.max_background_jobs = Some(raw.integer(origin, parse_max_background_jobs)?)
+            }
+            "dry-run" => self.dry_run = Some(raw.boolean(origin)?),
+            "print-definitions" => self.print_definitions = Some(raw.boolean(origin)?),
             "user-classes" => self.user_classes = Some(raw.list(origin)?),
             // KEYS and this match are kept in step by the `every_key_is_settable` test.
             _ => unreachable!("config key {key} missing from Layer::set"),
@@ -544,10 +590,21 @@ impl Layer {
 
     /// Applies defaults and the checks that involve more than one option.
     pub fn into_settings(self) -> Result<Settings, ConfigError> {
-        let scenario = self.scenario.ok_or(ConfigError::NoScenario)?;
+        let print_definitions = self.print_definitions.unwrap_or(false);
+        let scenario = match self.scenario {
+            Some(s) => s,
+            // `--print-definitions` describes the API, not a scenario.
+            None if print_definitions => PathBuf::new(),
+            None => return Err(ConfigError::NoScenario),
+        };
         let csv_full_history = self.csv_full_history.unwrap_or(false);
         if csv_full_history && self.csv_prefix.is_none() {
             return Err(ConfigError::CsvFullHistoryWithoutCsv);
+        }
+        let check = self.check.unwrap_or(false);
+        let dry_run = self.dry_run.unwrap_or(false);
+        if dry_run && !check {
+            return Err(ConfigError::DryRunWithoutCheck);
         }
         let d = Settings::new(scenario);
         Ok(Settings {
@@ -565,12 +622,15 @@ impl Layer {
             only_summary: self.only_summary.unwrap_or(d.only_summary),
             loglevel: self.loglevel.unwrap_or(d.loglevel),
             list: self.list.unwrap_or(d.list),
-            check: self.check.unwrap_or(d.check),
+            check,
             exit_code_on_error: self.exit_code_on_error.unwrap_or(d.exit_code_on_error),
             seed: self.seed.or(d.seed),
             threads: self.threads.unwrap_or(d.threads),
             insecure: self.insecure.unwrap_or(d.insecure),
             max_coroutine_stacks: self.max_coroutine_stacks.or(d.max_coroutine_stacks),
+            max_background_jobs: self.max_background_jobs.unwrap_or(d.max_background_jobs),
+            dry_run,
+            print_definitions,
             user_classes: self.user_classes.unwrap_or(d.user_classes),
             scenario: d.scenario,
         })
@@ -762,7 +822,7 @@ mod tests {
                 "loglevel" => "debug",
                 "run-time" | "stop-timeout" => "1m",
                 "headless" | "csv-full-history" | "json" | "only-summary" | "list" | "check"
-                | "insecure" => "true",
+                | "insecure" | "dry-run" | "print-definitions" => "true",
                 "scenario" | "csv" | "tags" | "exclude-tags" | "user-classes" => "x",
                 _ => "3",
             };
@@ -807,6 +867,9 @@ mod tests {
             threads = 2
             insecure = true
             max-coroutine-stacks = 7
+            max-background-jobs = 250
+            dry-run = true
+            print_definitions = false
             user-classes = ["Api", "Web"]
             "#,
         )
@@ -838,6 +901,9 @@ mod tests {
         assert_eq!(layer.threads, Some(2));
         assert_eq!(layer.insecure, Some(true));
         assert_eq!(layer.max_coroutine_stacks, Some(7));
+        assert_eq!(layer.max_background_jobs, Some(250));
+        assert_eq!(layer.dry_run, Some(true));
+        assert_eq!(layer.print_definitions, Some(false));
         assert_eq!(
             layer.user_classes,
             Some(vec!["Api".to_string(), "Web".into()])
@@ -892,6 +958,21 @@ mod tests {
                 "must be an array of strings or a comma-separated string, not an array",
             ),
             ("host = 8080", "`host`", "must be a string, not an integer"),
+            (
+                "max-background-jobs = \"10\"",
+                "`max-background-jobs`",
+                "must be an integer, not a string",
+            ),
+            (
+                "dry-run = 1",
+                "`dry-run`",
+                "must be a boolean (true or false), not an integer",
+            ),
+            (
+                "print-definitions = \"yes\"",
+                "`print-definitions`",
+                "must be a boolean (true or false), not a string",
+            ),
             ("run_time = [1]", "`run_time`", "must be a time span string"),
         ];
         for (text, key, expected) in cases {
@@ -915,6 +996,11 @@ mod tests {
             ("run-time = \"1x\"", "unknown unit"),
             ("run-time = -3", "negative"),
             ("threads = 0", "at least 1 thread"),
+            ("max-background-jobs = 0", "at least 1 background job"),
+            (
+                "max-background-jobs = -1",
+                "whole number of background jobs",
+            ),
             ("loglevel = \"loud\"", "expected one of error"),
             ("host = \"example.com\"", "base URL"),
             ("exit-code-on-error = 99999999999", "exit code"),
@@ -998,6 +1084,8 @@ mod tests {
         assert_eq!(s.exit_code_on_error, 1);
         assert_eq!(s.threads, default_threads());
         assert_eq!(s.stop_timeout, Duration::ZERO);
+        assert_eq!(s.max_background_jobs, DEFAULT_MAX_BACKGROUND_JOBS);
+        assert!(!s.dry_run && !s.print_definitions);
     }
 
     #[test]
@@ -1013,6 +1101,54 @@ mod tests {
         };
         let msg = layer.into_settings().unwrap_err().to_string();
         assert!(msg.contains("--csv-full-history requires --csv"), "{msg}");
+
+        let dry = |check: Option<bool>| Layer {
+            scenario: Some("s.rhai".into()),
+            dry_run: Some(true),
+            check,
+            ..Layer::default()
+        };
+        for check in [None, Some(false)] {
+            let e = dry(check).into_settings().unwrap_err();
+            assert!(matches!(e, ConfigError::DryRunWithoutCheck), "{e:?}");
+            assert_eq!(e.exit_code(), 2);
+            assert!(
+                e.to_string()
+                    .contains("--dry-run only works together with --check"),
+                "{e}"
+            );
+        }
+        let s = dry(Some(true)).into_settings().expect("--check --dry-run");
+        assert!(s.check && s.dry_run);
+        let not_dry = Layer {
+            dry_run: Some(false),
+            ..dry(None)
+        };
+        assert!(!not_dry.into_settings().expect("an explicit false").dry_run);
+
+        // `--print-definitions` needs no scenario; with one, the scenario is kept.
+        let defs = Layer {
+            print_definitions: Some(true),
+            ..Layer::default()
+        };
+        let s = defs.clone().into_settings().expect("no scenario needed");
+        assert!(s.print_definitions);
+        assert_eq!(s.scenario, PathBuf::new());
+        let s = Layer {
+            scenario: Some("s.rhai".into()),
+            ..defs
+        }
+        .into_settings()
+        .expect("valid");
+        assert_eq!(s.scenario, PathBuf::from("s.rhai"));
+        let no_defs = Layer {
+            print_definitions: Some(false),
+            ..Layer::default()
+        };
+        assert!(matches!(
+            no_defs.into_settings(),
+            Err(ConfigError::NoScenario)
+        ));
     }
 
     #[test]
@@ -1040,11 +1176,25 @@ mod tests {
         assert_eq!(parse_loglevel("critical"), Ok(LevelFilter::Error));
         assert_eq!(split_list(" a,,b  c, "), vec!["a", "b", "c"]);
         assert_eq!(parse_bool("off"), Ok(false));
+        assert_eq!(parse_max_background_jobs(" 1 "), Ok(1));
+        assert_eq!(parse_max_background_jobs("100"), Ok(100));
+        assert!(parse_max_background_jobs("0")
+            .unwrap_err()
+            .contains("at least 1"));
+        for bad in ["-1", "1.5", "many", ""] {
+            assert!(
+                parse_max_background_jobs(bad)
+                    .unwrap_err()
+                    .contains("whole number"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn exit_codes() {
         assert_eq!(ConfigError::NoScenario.exit_code(), 2);
+        assert_eq!(ConfigError::DryRunWithoutCheck.exit_code(), 2);
         assert!(!ConfigError::NoScenario.is_info());
     }
 }

@@ -13,7 +13,9 @@ pub mod declare;
 pub mod definitions;
 pub mod error;
 pub mod events;
+pub mod feeder;
 pub mod model;
+pub mod stdlib;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -251,6 +253,7 @@ fn build_engine(
     api_http::register(&mut engine);
     api_control::register(&mut engine);
     events::register(&mut engine, events, file.to_string());
+    stdlib::register(&mut engine, dir);
     engine
 }
 

@@ -118,6 +118,9 @@ fn router(seen: Arc<Seen>) -> Router {
         .route("/cookie/check", get(cookie_check))
         .route("/user/{id}", get(user_seen))
         .route("/counter/{key}", get(counter_next))
+        .route("/login", axum::routing::post(login))
+        .route("/whoami", get(whoami))
+        .route("/echo/header/{name}", any(echo_header))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(seen)
@@ -196,6 +199,15 @@ async fn counter_next(State(seen): State<Arc<Seen>>, AxPath(key): AxPath<String>
     let n = c.entry(key).or_default();
     *n += 1;
     n.to_string()
+}
+
+/// `/echo/header/{name}`: the value of request header `name` as the body, or `none` without it.
+async fn echo_header(headers: HeaderMap, AxPath(name): AxPath<String>) -> String {
+    headers
+        .get(name.as_str())
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_string()
 }
 
 /// A temp dir holding a scenario file.
@@ -507,5 +519,122 @@ pub fn raise_nofile_limit() -> u64 {
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         lim.rlim_cur as u64
+    }
+}
+
+// ---- The built-in demo target, in-process ----
+
+/// `rustlocust::demo` (what `rustlocust demo-target` serves) on 127.0.0.1, on its own thread and
+/// runtime; stopped (in-flight requests finished) on drop.
+pub struct DemoTarget {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DemoTarget {
+    /// The demo target exactly as `rustlocust demo-target` serves it.
+    pub fn start() -> DemoTarget {
+        Self::start_with(rustlocust::demo::DemoConfig::default())
+    }
+
+    /// The demo target with other latency, ratios or pending time.
+    pub fn start_with(config: rustlocust::demo::DemoConfig) -> DemoTarget {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, rustlocust::demo::router_with(config))
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("demo target did not start");
+        DemoTarget {
+            addr,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for DemoTarget {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---- Login endpoints (the stdlib's `auth` module) ----
+
+/// `POST /login` with a JSON or form body `username`, `password`: with password `secret`, 200
+/// `{"data":{"token":"tok-<username>"}}` and a cookie `sid=<username>`; otherwise 401.
+async fn login(headers: HeaderMap, body: axum::body::Bytes) -> axum::response::Response {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let fields: HashMap<String, String> = if is_json {
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+            .collect()
+    } else {
+        form_urlencoded::parse(&body).into_owned().collect()
+    };
+    let user = fields.get("username").cloned().unwrap_or_default();
+    if fields.get("password").map(String::as_str) != Some("secret") || user.is_empty() {
+        return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
+    }
+    (
+        [
+            ("content-type", "application/json".to_string()),
+            ("set-cookie", format!("sid={user}; Path=/")),
+        ],
+        format!(r#"{{"data":{{"token":"tok-{user}"}}}}"#),
+    )
+        .into_response()
+}
+
+/// `GET /whoami`: 200 with the user's name when `authorization: Bearer tok-<name>` or the cookie
+/// `sid=<name>` is sent (the header wins), 401 otherwise.
+async fn whoami(headers: HeaderMap) -> (StatusCode, String) {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer tok-"))
+        .map(str::to_string);
+    let cookie = headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("sid=").map(str::to_string));
+    match bearer.or(cookie) {
+        Some(name) => (StatusCode::OK, name),
+        None => (StatusCode::UNAUTHORIZED, "who are you?".into()),
     }
 }
