@@ -130,7 +130,8 @@ struct RunArgs {
     #[arg(long)]
     check: bool,
 
-    /// With --check: a dry run of the scenario (only valid together with --check)
+    /// With --check: run each user class's on_start, every task once and on_stop against the
+    /// target, printing each request (only valid together with --check)
     #[arg(long)]
     dry_run: bool,
 
