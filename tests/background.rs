@@ -224,7 +224,7 @@ fn t() {
     assert_eq!(rows.len(), 1, "{:?}", csv(&sc, "exceptions"));
     assert_eq!(rows[0][0], "1", "{:?}", rows[0]);
     assert!(rows[0][1].contains('3'), "{:?}", rows[0]);
-    assert!(rows[0][1].contains("scenario.rhai:9:"), "{:?}", rows[0]);
+    assert!(rows[0][1].contains("scenario.rhai:8:"), "{:?}", rows[0]);
     let ids: BTreeSet<String> = t
         .seen
         .log_snapshot()
@@ -344,17 +344,17 @@ fn t() {
 }
 
 #[test]
-fn jobs_sharing_a_captured_client_run_side_by_side() {
+fn jobs_using_client_run_side_by_side() {
     let t = Target::start();
-    // The documented pattern: `let c = this.client; background(|| c.get(...))`, here with three
-    // jobs capturing the same `c` and waiting in `c.get` at the same time.
+    // The documented pattern: `background(|| client().get(...))`, with three jobs waiting in
+    // `get` at the same time, each capturing a plain value.
     let sc = scenario(
         r#"
 user("U", #{ wait_time: constant(0.1), on_start: "start_jobs", tasks: ["t"] });
 fn start_jobs() {
-    let c = this.client;
     for i in 0..3 {
-        background(|| { loop { c.get("/slow?ms=100"); sleep(0.05); } });
+        let n = i;
+        background(|| { loop { client().get(`/slow?ms=100&job=${n}`); sleep(0.05); } });
     }
 }
 fn t() { this.client.get("/task"); }
@@ -373,4 +373,37 @@ fn t() { this.client.get("/task"); }
         n >= 3 * 8,
         "three jobs of 150 ms rounds sent {n} requests in 2 s"
     );
+}
+
+#[test]
+fn jobs_sharing_a_captured_client_get_a_clear_error_at_the_call_site() {
+    let t = Target::start();
+    // Rhai shares captured variables and locks one during a method call that waits: a second job
+    // cannot use the same captured client meanwhile. The error says why and where the job started.
+    let sc = scenario(
+        r#"
+user("U", #{ wait_time: constant(0.1), on_start: "start_jobs", tasks: ["t"] });
+fn start_jobs() {
+    let c = this.client;
+    for i in 0..2 {
+        background(|| { loop { c.get("/slow?ms=100"); sleep(0.05); } });
+    }
+}
+fn t() { this.client.get("/task"); }
+"#,
+    );
+    let (r, _, _) = go(&sc, &t, &["-u", "1", "-t", "2s"]);
+    let ex = csv(&sc, "exceptions");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(ex.len(), 2, "exceptions: {ex:?}");
+    let msg = &ex[1][1];
+    assert!(
+        msg.contains("Data race") && msg.contains("use client()"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("background job started at") && msg.contains(":6:"),
+        "{msg}"
+    );
+    assert!(t.seen.count("/task") >= 5, "the user went on");
 }

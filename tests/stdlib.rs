@@ -608,7 +608,7 @@ fn checks_without_catch_response_are_an_exception() {
     let ex = exceptions(&prefix);
     assert_eq!(ex.len(), 1, "{ex:?}");
     assert!(
-        ex[0].contains("checks::status failed (status 500, expected 200)")
+        ex[0].contains("checks::status needs the request")
             && ex[0].contains("catch_response: true"),
         "{ex:?}"
     );
@@ -617,5 +617,28 @@ fn checks_without_catch_response_are_an_exception() {
     assert!(
         fails[0][2].starts_with("HTTPError('500 Server Error"),
         "{fails:?}"
+    );
+}
+
+#[test]
+fn a_passing_check_without_catch_response_is_an_exception_too() {
+    let t = Target::start();
+    let s = user_scenario(
+        &t,
+        0.02,
+        false,
+        r#"fn t() {
+    let r = this.client.get("/ok", #{ name: "plain" });
+    checks::status(r, 200);
+    this.client.get("/after");
+}"#,
+    );
+    let (r, prefix) = run_with(&s, &[], 1, 1, &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(t.seen.count("/after"), 0, "the task stops at the error");
+    let ex = exceptions(&prefix);
+    assert!(
+        ex.len() == 1 && ex[0].contains("checks::status needs the request"),
+        "{ex:?}"
     );
 }

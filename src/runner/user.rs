@@ -58,6 +58,7 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
         stop: stop.clone(),
         jobs: RefCell::new(Vec::new()),
         default_headers: RefCell::new(Vec::new()),
+        in_request_listener: Default::default(),
     });
     live(w, class, ctx.clone(), stop).await;
     cancel_jobs(&ctx).await;
@@ -239,16 +240,16 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
         let err = match out {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => e,
-            Err(msg) => return exception(&w, &ctx, &msg, "  in <background job>"),
+            Err(msg) => return exception(&w, &ctx, &msg, &format!("  in {}", job.label)),
         };
-        match error::classify(&err, &w.scenario.file, "<background job>") {
+        match error::classify(&err, &w.scenario.file, &job.label) {
             Ok(Control::Cancelled) => {}
             Ok(Control::StopUser) => ctx.stop.raise(level::STOPPING),
             Ok(Control::Interrupt { .. }) => exception(
                 &w,
                 &ctx,
                 "interrupt() called in a background job, which is not inside a task set",
-                "  in <background job>",
+                &format!("  in {}", job.label),
             ),
             Err(f) => exception(&w, &ctx, &f.message, &f.traceback),
         }
@@ -361,6 +362,7 @@ pub async fn dry_run(w: Rc<Worker>, class_idx: usize, id: u64) {
         stop: StopSignal::new(),
         jobs: RefCell::new(Vec::new()),
         default_headers: RefCell::new(Vec::new()),
+        in_request_listener: Default::default(),
     });
     let mut u = User {
         w,

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use rand::Rng;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, NativeCallContext};
 
 use super::api_core::with_rng;
 use super::api_http::Client;
@@ -140,21 +140,32 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("report", super::events::report);
 
     engine.register_type_with_name::<JobHandle>("Job");
-    engine.register_fn("background", |f: FnPtr| -> R<JobHandle> {
-        let user = coro::current_user().ok_or_else(|| {
-            runtime_error(
-                "background() can only be called inside a user (a task, on_start or on_stop)",
-            )
-        })?;
-        let host = context::host()
-            .ok_or_else(|| runtime_error("background(): no runner on this thread"))?;
-        let job = Callable {
-            fn_name: fp_name(&f),
-            curry: f.curry().to_vec(),
-            label: "<background job>".into(),
-        };
-        host.spawn_job(user, job).map_err(runtime_error)
-    });
+    engine.register_fn(
+        "background",
+        |ctx: NativeCallContext, f: FnPtr| -> R<JobHandle> {
+            let user = coro::current_user().ok_or_else(|| {
+                runtime_error(
+                    "background() can only be called inside a user (a task, on_start or on_stop)",
+                )
+            })?;
+            let host = context::host()
+                .ok_or_else(|| runtime_error("background(): no runner on this thread"))?;
+            // Name the job by where it was started: errors in it point there.
+            let at = ctx.call_position();
+            let label = format!(
+                "background job started at {}:{}:{}",
+                ctx.call_source().unwrap_or("scenario"),
+                at.line().unwrap_or(0),
+                at.position().unwrap_or(0)
+            );
+            let job = Callable {
+                fn_name: fp_name(&f),
+                curry: f.curry().to_vec(),
+                label: label.into(),
+            };
+            host.spawn_job(user, job).map_err(runtime_error)
+        },
+    );
     engine.register_fn("cancel", |j: &mut JobHandle| j.abort.abort());
     engine.register_get("done", |j: &mut JobHandle| j.done.load(Ordering::Acquire));
 
@@ -162,7 +173,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("client", || Client);
     engine.register_fn(
         "set_header",
-        |_: &mut Client, name: &str, value: Dynamic| -> R<()> {
+        |_: Client, name: &str, value: Dynamic| -> R<()> {
             with_user(|u| {
                 let mut h = u.default_headers.borrow_mut();
                 h.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
@@ -170,17 +181,17 @@ pub fn register(engine: &mut Engine) {
             })
         },
     );
-    engine.register_fn("remove_header", |_: &mut Client, name: &str| -> R<()> {
+    engine.register_fn("remove_header", |_: Client, name: &str| -> R<()> {
         with_user(|u| {
             u.default_headers
                 .borrow_mut()
                 .retain(|(k, _)| !k.eq_ignore_ascii_case(name))
         })
     });
-    engine.register_fn("cookie", |_: &mut Client, name: &str| -> R<Dynamic> {
+    engine.register_fn("cookie", |_: Client, name: &str| -> R<Dynamic> {
         with_user(|u| u.session.cookie(name).map_or(Dynamic::UNIT, Dynamic::from))
     });
-    engine.register_fn("clear_cookies", |_: &mut Client| -> R<()> {
+    engine.register_fn("clear_cookies", |_: Client| -> R<()> {
         with_user(|u| u.session.clear_cookies())
     });
 }

@@ -76,19 +76,19 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("to_string", |_: &mut Client| "<Client>".to_string());
     for (name, method) in METHODS {
         let m = method.clone();
-        engine.register_fn(name, move |_: &mut Client, url: &str| {
+        engine.register_fn(name, move |_: Client, url: &str| {
             request(m.clone(), url, None)
         });
-        engine.register_fn(name, move |_: &mut Client, url: &str, opts: Map| {
+        engine.register_fn(name, move |_: Client, url: &str, opts: Map| {
             request(method.clone(), url, Some(opts))
         });
     }
-    engine.register_fn("request", |_: &mut Client, method: &str, url: &str| {
+    engine.register_fn("request", |_: Client, method: &str, url: &str| {
         request(parse_method(method)?, url, None)
     });
     engine.register_fn(
         "request",
-        |_: &mut Client, method: &str, url: &str, opts: Map| {
+        |_: Client, method: &str, url: &str, opts: Map| {
             request(parse_method(method)?, url, Some(opts))
         },
     );
@@ -104,6 +104,8 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_get("body", |r: &mut Response| -> Blob { r.0.body.to_vec() });
     engine.register_get("content_length", |r: &mut Response| r.0.body.len() as i64);
+    // Whether the script decides this response's verdict (checks need it).
+    engine.register_get("catch_response", |r: &mut Response| r.0.pending.is_some());
     engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
     engine.register_get("url", |r: &mut Response| r.0.url.clone());
     engine.register_get("error", |r: &mut Response| match &r.0.error {

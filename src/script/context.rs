@@ -21,6 +21,8 @@ pub struct UserCtx {
     pub stop: Arc<StopSignal>,
     /// The user's background jobs (finished ones are pruned as new ones start).
     pub jobs: RefCell<Vec<JobHandle>>,
+    /// Set while this user runs `request` listeners (their own samples do not fire `request`).
+    pub in_request_listener: std::cell::Cell<bool>,
     /// Headers added to every request of this user (`client.set_header`, the auth module).
     pub default_headers: RefCell<Vec<(String, String)>>,
 }
@@ -114,7 +116,7 @@ pub struct JobHandle {
 thread_local! {
     /// `--dry-run`: print every sample as it is recorded.
     static ECHO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Set while `request` listeners run on this thread.
+    /// Set while `request` listeners run on this thread outside any user.
     static IN_REQUEST_LISTENER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
 }
@@ -147,7 +149,7 @@ pub fn sample(
     if let Some(h) = host() {
         let sc = h.scenario();
         // A listener's own requests do not fire `request` again: that would recurse without end.
-        if sc.events.has_listeners("request") && !IN_REQUEST_LISTENER.with(|f| f.replace(true)) {
+        if sc.events.has_listeners("request") && !in_request_listener(true) {
             let mut m = rhai::Map::new();
             m.insert("request_type".into(), method.into());
             m.insert("name".into(), name.into());
@@ -165,7 +167,7 @@ pub fn sample(
             );
             m.insert("url".into(), url.into());
             sc.fire("request", m);
-            IN_REQUEST_LISTENER.with(|f| f.set(false));
+            in_request_listener(false);
         }
     }
 }
@@ -173,4 +175,13 @@ pub fn sample(
 /// Print every sample recorded on this thread (`--check --dry-run`).
 pub fn echo_samples(on: bool) {
     ECHO.with(|e| e.set(on));
+}
+
+/// Mark that the running user (or, outside users, this thread) is inside `request` listeners;
+/// returns the previous mark. Per user, because a listener that waits lets other users run.
+fn in_request_listener(on: bool) -> bool {
+    crate::coro::with_current_user(|u| match u {
+        Some(u) => u.in_request_listener.replace(on),
+        None => IN_REQUEST_LISTENER.with(|f| f.replace(on)),
+    })
 }

@@ -115,13 +115,17 @@ pub fn classify(err: &EvalAltResult, file: &str, entry: &str) -> Result<Control,
         .collect::<Vec<_>>()
         .join("\n");
     let pos = inner.position();
+    let mut text = message_of(inner);
+    if let EvalAltResult::ErrorDataRace(..) = inner {
+        text.push_str(
+            ": a variable captured by a closure is shared, and a method call that waits on it (such as \
+             `c.get()` on a captured client) keeps it locked; inside background jobs use client() \
+             instead of capturing this.client",
+        );
+    }
     let message = match pos.line() {
-        Some(l) => format!(
-            "{} ({src}:{l}:{})",
-            message_of(inner),
-            pos.position().unwrap_or(1)
-        ),
-        None => message_of(inner),
+        Some(l) => format!("{text} ({src}:{l}:{})", pos.position().unwrap_or(1)),
+        None => format!("{text} (in {entry})"),
     };
     Err(Failure { message, traceback })
 }
