@@ -94,13 +94,21 @@ impl StopSignal {
 /// What the running coroutine may consult: its yielder, its user, and the level that cancels it.
 struct Current {
     yielder: Cell<*const Y>,
+    /// A per-coroutine mark (saved and restored across each suspension): set while the coroutine
+    /// runs `request` listeners, whose own samples must not fire `request` again.
+    in_listener: Cell<bool>,
     user: RefCell<Option<Rc<UserCtx>>>,
     cancel_at: Cell<u8>,
 }
 
 thread_local! {
     static CURRENT: Current = const {
-        Current { yielder: Cell::new(ptr::null()), user: RefCell::new(None), cancel_at: Cell::new(level::KILL) }
+        Current {
+            yielder: Cell::new(ptr::null()),
+            in_listener: Cell::new(false),
+            user: RefCell::new(None),
+            cancel_at: Cell::new(level::KILL),
+        }
     };
 }
 
@@ -123,6 +131,12 @@ pub fn should_cancel() -> bool {
     })
 }
 
+/// Set the running coroutine's (or, outside coroutines, this thread's) `request`-listener mark;
+/// returns the previous value.
+pub fn swap_in_listener(on: bool) -> bool {
+    CURRENT.with(|c| c.in_listener.replace(on))
+}
+
 /// Suspend the running coroutine until `fut` completes and return its output.
 ///
 /// Called by native functions (HTTP, sleep) on the coroutine's stack.
@@ -142,10 +156,14 @@ pub fn block_on<T: 'static>(fut: impl Future<Output = T> + 'static) -> Result<T,
         let v = fut.await;
         unsafe { *slot = Some(v) };
     });
+    let mark = CURRENT.with(|c| c.in_listener.get());
     // SAFETY: `y` was set by the driver for the coroutine that is running right now.
     let resumed = unsafe { &*y }.suspend(fut);
-    // Other coroutines ran while we were parked and overwrote the slot: restore ours.
-    CURRENT.with(|c| c.yielder.set(y));
+    // Other coroutines ran while we were parked and overwrote the slots: restore ours.
+    CURRENT.with(|c| {
+        c.yielder.set(y);
+        c.in_listener.set(mark);
+    });
     match (resumed, out) {
         (Resume::Ready, Some(v)) => Ok(v),
         _ => Err(SuspendError::Cancelled),
@@ -244,6 +262,7 @@ pub async fn run<R: 'static>(
         // Never leave a dangling yielder or a stale user behind for code that runs outside us.
         CURRENT.with(|c| {
             c.yielder.set(ptr::null());
+            c.in_listener.set(false);
             *c.user.borrow_mut() = None;
         });
         match step {

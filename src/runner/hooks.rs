@@ -75,7 +75,6 @@ impl Hooks {
             stop: StopSignal::new(),
             jobs: RefCell::new(Vec::new()),
             default_headers: RefCell::new(Vec::new()),
-            in_request_listener: Default::default(),
         });
         context::set_host(Some(Rc::new(ProcessHost {
             scenario: scenario.clone(),

@@ -58,7 +58,6 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
         stop: stop.clone(),
         jobs: RefCell::new(Vec::new()),
         default_headers: RefCell::new(Vec::new()),
-        in_request_listener: Default::default(),
     });
     live(w, class, ctx.clone(), stop).await;
     cancel_jobs(&ctx).await;
@@ -362,7 +361,6 @@ pub async fn dry_run(w: Rc<Worker>, class_idx: usize, id: u64) {
         stop: StopSignal::new(),
         jobs: RefCell::new(Vec::new()),
         default_headers: RefCell::new(Vec::new()),
-        in_request_listener: Default::default(),
     });
     let mut u = User {
         w,

@@ -21,8 +21,6 @@ pub struct UserCtx {
     pub stop: Arc<StopSignal>,
     /// The user's background jobs (finished ones are pruned as new ones start).
     pub jobs: RefCell<Vec<JobHandle>>,
-    /// Set while this user runs `request` listeners (their own samples do not fire `request`).
-    pub in_request_listener: std::cell::Cell<bool>,
     /// Headers added to every request of this user (`client.set_header`, the auth module).
     pub default_headers: RefCell<Vec<(String, String)>>,
 }
@@ -116,8 +114,6 @@ pub struct JobHandle {
 thread_local! {
     /// `--dry-run`: print every sample as it is recorded.
     static ECHO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Set while `request` listeners run on this thread outside any user.
-    static IN_REQUEST_LISTENER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
 }
 
@@ -177,11 +173,9 @@ pub fn echo_samples(on: bool) {
     ECHO.with(|e| e.set(on));
 }
 
-/// Mark that the running user (or, outside users, this thread) is inside `request` listeners;
-/// returns the previous mark. Per user, because a listener that waits lets other users run.
+/// Mark that the running coroutine (or, outside coroutines, this thread) is inside `request`
+/// listeners; returns the previous mark. Per coroutine, because a listener that waits lets other
+/// users and the same user's background jobs run meanwhile.
 fn in_request_listener(on: bool) -> bool {
-    crate::coro::with_current_user(|u| match u {
-        Some(u) => u.in_request_listener.replace(on),
-        None => IN_REQUEST_LISTENER.with(|f| f.replace(on)),
-    })
+    crate::coro::swap_in_listener(on)
 }
