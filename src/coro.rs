@@ -38,7 +38,10 @@ enum Resume {
 /// Why a script could not wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SuspendError {
-    #[error("this function waits, so it can only run inside a user (a task, on_start or on_stop), not at the top level of the scenario")]
+    #[error(
+        "this function waits, so it can only run inside a user (a task, on_start, on_stop, a background job) or in a \
+         listener the runner fires; not at the top level of the scenario, and not in a user_error listener"
+    )]
     NotInCoroutine,
     #[error("cancelled: the user is being stopped")]
     Cancelled,
