@@ -16,3 +16,4 @@ pub mod script;
 pub mod stats;
 pub mod timespan;
 pub mod uuid;
+pub mod web;

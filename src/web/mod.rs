@@ -1,0 +1,128 @@
+//! The control UI and HTTP API (Locust 2.47's routes plus our own SSE stream and Prometheus
+//! metrics), served by axum. Handlers only read shared state and send commands; the controller
+//! (`control.rs`) owns the runner and applies them, so the web layer never blocks a test.
+
+pub mod api;
+pub mod assets;
+pub mod control;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::stats::Stats;
+
+/// Where a test is, in Locust's words (`/stats/requests` "state").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Ready,
+    Spawning,
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Ready => "ready",
+            RunState::Spawning => "spawning",
+            RunState::Running => "running",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A user class as the UI shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassInfo {
+    pub name: String,
+    pub weight: f64,
+    pub fixed_count: u64,
+    pub host: Option<String>,
+}
+
+/// What the controller publishes about the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub state: RunState,
+    /// Users running now.
+    pub user_count: u64,
+    /// The target of the current or last ramp, and its spawn rate.
+    pub target_users: u64,
+    pub spawn_rate: f64,
+    /// The host the users hit (from the swarm form, -H, or the first class).
+    pub host: String,
+    /// The scenario file as given on the command line.
+    pub scenario_file: String,
+    pub classes: Vec<ClassInfo>,
+    /// Locust's `/tasks` JSON (`per_class` and `total` ratio trees).
+    pub tasks: serde_json::Value,
+    /// The last reload's compile error (`file:line:col: message`), if it failed.
+    pub reload_error: Option<String>,
+    /// Unix seconds the current/last test started, and its run time limit in seconds.
+    pub started_at: Option<f64>,
+    pub run_time: Option<f64>,
+}
+
+/// One point of the charts, sampled every second while a test runs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HistoryPoint {
+    pub time: f64,
+    pub user_count: u64,
+    pub current_rps: f64,
+    pub current_fail_per_sec: f64,
+    /// Current (about 10 s window) response time percentiles, ms.
+    pub response_time_percentile_50: f64,
+    pub response_time_percentile_95: f64,
+    pub total_requests: u64,
+}
+
+/// Commands from handlers to the controller. Every reply is sent once the change is applied.
+pub enum Command {
+    /// Start a test, or re-target the running one (Locust's POST /swarm).
+    Swarm {
+        users: u64,
+        spawn_rate: f64,
+        host: Option<String>,
+        run_time: Option<Duration>,
+        /// Empty: all classes.
+        user_classes: Vec<String>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Stop { reply: oneshot::Sender<()> },
+    ResetStats { reply: oneshot::Sender<()> },
+    /// Re-read the scenario from disk between runs: Ok(message) or Err(compile error).
+    Reload { reply: oneshot::Sender<Result<String, String>> },
+}
+
+/// Settings the web layer needs from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct WebOptions {
+    /// `--web-auth user:pass` (basic auth on every route).
+    pub auth: Option<(String, String)>,
+    /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
+    pub full_history_csv: Option<std::path::PathBuf>,
+}
+
+/// Everything handlers read. One per process; the controller updates it.
+pub struct WebState {
+    pub cmd: mpsc::UnboundedSender<Command>,
+    pub stats: Arc<Mutex<Stats>>,
+    pub status: RwLock<Status>,
+    pub history: Mutex<Vec<HistoryPoint>>,
+    /// The `/stats/requests` JSON, refreshed once a second (the SSE stream sends it).
+    pub snapshot: watch::Receiver<Arc<str>>,
+    pub options: WebOptions,
+}
+
+/// The whole web app: API routes, the UI's files, and a JSON 404 for anything else.
+pub fn router(state: Arc<WebState>) -> Router {
+    api::routes(state.clone()).merge(assets::routes()).with_state(state)
+}
