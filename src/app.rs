@@ -78,13 +78,13 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    if !s.headless {
-        log::warn!("the web UI is not available in this version; running headless (pass --headless to silence this)");
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    if !s.headless {
+        return tokio::task::LocalSet::new().block_on(&rt, crate::web::control::serve(s, scenario));
+    }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
     tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s))
 }
@@ -131,6 +131,9 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
     hooks.fire("test_start", start_args).await;
     runner.set_target(s.users as usize, s.spawn_rate);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    // The HTML report's charts (--html).
+    let mut history: Vec<crate::web::HistoryPoint> = Vec::new();
+    let started_unix = now_unix();
     let (mut last_csv, mut last_console) = (Instant::now(), Instant::now());
     loop {
         tokio::select! {
@@ -153,6 +156,7 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         }
         if last_csv.elapsed() >= Duration::from_secs(1) {
             last_csv = Instant::now();
+            history.push(history_point(&stats.lock(), runner.user_count() as u64));
             if let Some(w) = &mut csv {
                 if let Err(e) = w.write(&stats.lock(), runner.user_count() as u64, now_unix()) {
                     log::error!("writing CSV files: {e}");
@@ -190,6 +194,16 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
             w.write(&st, 0, now)
                 .context("writing the final CSV files")?;
         }
+        if let Some(path) = s.html_path() {
+            let meta = crate::report::html::ReportMeta {
+                scenario: s.scenario.display().to_string(),
+                host: s.host.clone().unwrap_or_default(),
+                start: started_unix,
+                end: now,
+            };
+            std::fs::write(&path, crate::report::html::render(&st, &history, &meta))
+                .with_context(|| format!("writing the HTML report {}", path.display()))?;
+        }
         let mut out = Vec::new();
         let _ = console::write_stats_table(&mut out, &st, now, false);
         let _ = writeln!(out);
@@ -214,6 +228,20 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
     Ok(code)
 }
 
+/// One chart point for the HTML report of a headless run (percentiles over the whole run so far).
+fn history_point(st: &crate::stats::Stats, users: u64) -> crate::web::HistoryPoint {
+    let (t, now) = (st.total(), now_unix());
+    crate::web::HistoryPoint {
+        time: now,
+        user_count: users,
+        current_rps: t.current_rps(now),
+        current_fail_per_sec: t.current_fail_per_sec(now),
+        response_time_percentile_50: t.percentile(0.5),
+        response_time_percentile_95: t.percentile(0.95),
+        total_requests: t.num_requests(),
+    }
+}
+
 /// The runner configuration a run's settings ask for.
 fn runner_config(s: &Settings, http: HttpConfig) -> RunnerConfig {
     RunnerConfig {
@@ -223,6 +251,9 @@ fn runner_config(s: &Settings, http: HttpConfig) -> RunnerConfig {
         max_stacks: s.max_coroutine_stacks,
         host: s.host.clone(),
         max_jobs: s.max_background_jobs,
+        user_classes: Vec::new(),
+        stats: None,
+        windows: Vec::new(),
     }
 }
 

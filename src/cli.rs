@@ -10,13 +10,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use log::LevelFilter;
 
 use crate::config::{
-    env_var_name, parse_host, parse_loglevel, parse_max_background_jobs, parse_path,
-    parse_spawn_rate, parse_threads, parse_timespan_value, parse_users, split_list, Layer,
-    DEFAULT_CONFIG_FILE, DEMO_SCENARIO,
+    env_var_name, parse_autoquit, parse_host, parse_loglevel, parse_max_background_jobs,
+    parse_path, parse_spawn_rate, parse_threads, parse_timespan_value, parse_users, parse_web_auth,
+    parse_web_host, parse_web_port, split_list, Layer, DEFAULT_CONFIG_FILE, DEMO_SCENARIO,
 };
 pub use crate::config::{Command, ConfigError, DemoSettings, Settings};
 
@@ -86,9 +87,37 @@ struct RunArgs {
     #[arg(short = 't', long, value_name = "TIME", allow_negative_numbers = true, value_parser = parse_timespan_value)]
     run_time: Option<Duration>,
 
-    /// Start the test immediately and print stats to the terminal
+    /// Run without the web UI: start the test immediately and print stats to the terminal
     #[arg(long)]
     headless: bool,
+
+    /// Address the web UI listens on: an IP address, localhost, or * (or 0.0.0.0) for all
+    /// interfaces [default: 127.0.0.1]
+    #[arg(long, value_name = "HOST", value_parser = parse_web_host)]
+    web_host: Option<IpAddr>,
+
+    /// Port of the web UI; 0 picks any free port [default: 8089]
+    #[arg(short = 'P', long, value_name = "PORT", allow_negative_numbers = true, value_parser = parse_web_port)]
+    web_port: Option<u16>,
+
+    /// Serve the web UI and start the test at once with -u, -r and -t
+    #[arg(long)]
+    autostart: bool,
+
+    /// With --autostart: quit this many seconds after the test ends; -1 keeps the UI running
+    /// [default: -1]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_autoquit)]
+    autoquit: Option<i64>,
+
+    /// Require HTTP basic auth for the web UI and API. A command line is visible to other local
+    /// users: prefer RUSTLOCUST_WEB_AUTH or `web-auth` in the config file
+    #[arg(long, value_name = "USER:PASS", value_parser = WebAuthParser)]
+    web_auth: Option<(String, String)>,
+
+    /// Write an HTML report when the run ends; {u}, {r} and {t} in the name become the users,
+    /// spawn rate and run time in seconds
+    #[arg(long, value_name = "FILE", value_parser = parse_path)]
+    html: Option<PathBuf>,
 
     /// How long users may finish their current task when the test stops [default: 0]
     #[arg(short = 's', long, value_name = "TIME", allow_negative_numbers = true, value_parser = parse_timespan_value)]
@@ -199,6 +228,37 @@ struct DemoTargetArgs {
     bind: IpAddr,
 }
 
+/// [`parse_web_auth`] for clap, whose own message for a rejected value quotes it: this one does
+/// not, since the value may be a password.
+#[derive(Debug, Clone, Copy)]
+struct WebAuthParser;
+
+impl TypedValueParser for WebAuthParser {
+    type Value = (String, String);
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let reason = match value.to_str() {
+            Some(text) => match parse_web_auth(text) {
+                Ok(credentials) => return Ok(credentials),
+                Err(reason) => reason,
+            },
+            None => "the value is not valid UTF-8".to_string(),
+        };
+        let name = arg.map_or_else(|| "--web-auth".to_string(), |a| a.to_string());
+        // Unlike clap's own value errors this one shows the usage; it cannot leave the value out
+        // otherwise.
+        Err(cmd.clone().error(
+            clap::error::ErrorKind::ValueValidation,
+            format!("invalid value (not shown) for '{name}': {reason}"),
+        ))
+    }
+}
+
 fn flag(given: bool) -> Option<bool> {
     given.then_some(true)
 }
@@ -246,6 +306,12 @@ impl RunArgs {
             dry_run: flag(self.dry_run),
             print_definitions: flag(self.print_definitions),
             user_classes: (!user_classes.is_empty()).then_some(user_classes),
+            web_host: self.web_host,
+            web_port: self.web_port,
+            autostart: flag(self.autostart),
+            autoquit: self.autoquit,
+            web_auth: self.web_auth,
+            html: self.html,
         }
     }
 }
@@ -394,6 +460,13 @@ mod tests {
         assert_eq!(s.loglevel, LevelFilter::Info);
         assert_eq!(s.exit_code_on_error, 1);
         assert!(s.threads >= 1);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(s.web_port, 8089);
+        assert!(!s.autostart);
+        assert_eq!(s.autoquit, None);
+        assert_eq!(s.web_auth, None);
+        assert_eq!(s.html, None);
+        assert_eq!(s.html_path(), None);
     }
 
     #[test]
@@ -441,6 +514,17 @@ mod tests {
             "7",
             "--dry-run",
             "--print-definitions",
+            "--web-host",
+            "*",
+            "-P",
+            "9000",
+            "--autostart",
+            "--autoquit",
+            "15",
+            "--web-auth",
+            "admin:pw",
+            "--html",
+            "out/report.html",
         ])
         .expect("valid");
         assert_eq!(s.scenario, PathBuf::from("x.rhai"));
@@ -463,6 +547,12 @@ mod tests {
         assert_eq!(s.max_coroutine_stacks, Some(64));
         assert_eq!(s.max_background_jobs, 7);
         assert!(s.dry_run && s.print_definitions);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(s.web_port, 9000);
+        assert!(s.autostart);
+        assert_eq!(s.autoquit, Some(Duration::from_secs(15)));
+        assert_eq!(s.web_auth, Some(("admin".into(), "pw".into())));
+        assert_eq!(s.html, Some(PathBuf::from("out/report.html")));
     }
 
     #[test]
@@ -476,6 +566,9 @@ mod tests {
             "--tags=x",
             "--exclude-tags=y,z",
             "--loglevel=WARNING",
+            "--web-host=::1",
+            "--web-port=0",
+            "--html=r.html",
             "-f",
             "s.rhai",
             "Api",
@@ -491,6 +584,9 @@ mod tests {
         assert_eq!(s.tags, vec!["x"]);
         assert_eq!(s.exclude_tags, vec!["y", "z"]);
         assert_eq!(s.loglevel, LevelFilter::Warn);
+        assert_eq!(s.web_host.to_string(), "::1");
+        assert_eq!(s.web_port, 0);
+        assert_eq!(s.html, Some(PathBuf::from("r.html")));
     }
 
     #[test]
@@ -523,6 +619,12 @@ mod tests {
                 ("RUSTLOCUST_DRY_RUN", "true"),
                 ("RUSTLOCUST_PRINT_DEFINITIONS", "yes"),
                 ("RUSTLOCUST_USER_CLASSES", "A B"),
+                ("RUSTLOCUST_WEB_HOST", "localhost"),
+                ("RUSTLOCUST_WEB_PORT", "8090"),
+                ("RUSTLOCUST_AUTOSTART", "true"),
+                ("RUSTLOCUST_AUTOQUIT", "0"),
+                ("RUSTLOCUST_WEB_AUTH", "env:pass"),
+                ("RUSTLOCUST_HTML", "env_{u}.html"),
             ],
         )
         .expect("valid");
@@ -546,6 +648,12 @@ mod tests {
         assert_eq!(s.max_background_jobs, 6);
         assert!(s.dry_run && s.print_definitions);
         assert_eq!(s.user_classes, vec!["A", "B"]);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(s.web_port, 8090);
+        assert!(s.autostart);
+        assert_eq!(s.autoquit, Some(Duration::ZERO));
+        assert_eq!(s.web_auth, Some(("env".into(), "pass".into())));
+        assert_eq!(s.html_path(), Some(PathBuf::from("env_12.html")));
     }
 
     #[test]
@@ -577,6 +685,12 @@ mod tests {
             dry-run = true
             print-definitions = true
             user_classes = ["U"]
+            web-host = "0.0.0.0"
+            web-port = 8091
+            autostart = true
+            autoquit = 60
+            web_auth = "file:pw"
+            html = "file.html"
             "#,
         );
         let s = run_in(&[], &[], dir.path()).expect("valid");
@@ -600,6 +714,12 @@ mod tests {
         assert_eq!(s.max_background_jobs, 9);
         assert!(s.dry_run && s.print_definitions);
         assert_eq!(s.user_classes, vec!["U"]);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(s.web_port, 8091);
+        assert!(s.autostart);
+        assert_eq!(s.autoquit, Some(Duration::from_secs(60)));
+        assert_eq!(s.web_auth, Some(("file".into(), "pw".into())));
+        assert_eq!(s.html, Some(PathBuf::from("file.html")));
     }
 
     #[test]
@@ -807,6 +927,153 @@ mod tests {
     }
 
     #[test]
+    fn web_ui_options() {
+        let s = run(&["x.rhai", "--web-host", "localhost"]).expect("valid");
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let s = run(&["x.rhai", "--web-host", "0.0.0.0", "-P", "0"]).expect("valid");
+        assert_eq!(
+            (s.web_host, s.web_port),
+            (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+        );
+        let msg = usage_error(&["x.rhai", "--web-host", "example.com"]);
+        assert!(
+            msg.contains("--web-host") && msg.contains("not an IP address"),
+            "{msg}"
+        );
+        let msg = usage_error(&["x.rhai", "--web-host", "127.0.0.1:8089"]);
+        assert!(msg.contains("the port goes in --web-port"), "{msg}");
+        for bad in ["-1", "65536", "http"] {
+            let msg = usage_error(&["x.rhai", "-P", bad]);
+            assert!(msg.contains(&format!("'{bad}'")), "{bad}: {msg}");
+            assert!(msg.contains("--web-port"), "{bad}: {msg}");
+        }
+        let msg = run_env(&["x.rhai"], &[("RUSTLOCUST_WEB_PORT", "70000")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("RUSTLOCUST_WEB_PORT") && msg.contains("from 0 to 65535"),
+            "{msg}"
+        );
+        let msg = run_env(&["x.rhai"], &[("RUSTLOCUST_WEB_HOST", "*.example")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("RUSTLOCUST_WEB_HOST"), "{msg}");
+
+        // The command line beats env and file, also back to the defaults' values.
+        let dir = with_toml("web-host = \"0.0.0.0\"\nweb-port = 1\nautostart = true");
+        let env = [("RUSTLOCUST_WEB_PORT", "2")];
+        let s = run_in(&["x.rhai"], &env, dir.path()).expect("valid");
+        assert_eq!(s.web_port, 2, "env beats file");
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let s = run_in(
+            &["x.rhai", "-P", "8089", "--web-host", "127.0.0.1"],
+            &env,
+            dir.path(),
+        )
+        .expect("valid");
+        assert_eq!(s.web_port, 8089);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(s.autostart, "from the file");
+    }
+
+    #[test]
+    fn autostart_and_autoquit() {
+        let s = run(&["x.rhai", "--autostart", "-u", "5", "-t", "1m"]).expect("valid");
+        assert!(s.autostart && !s.headless);
+        assert_eq!(s.autoquit, None, "-1 (never) by default");
+        let s = run(&["x.rhai", "--autostart", "--autoquit", "0"]).expect("valid");
+        assert_eq!(s.autoquit, Some(Duration::ZERO));
+        let s = run(&["x.rhai", "--autostart", "--autoquit=-1"]).expect("valid");
+        assert_eq!(s.autoquit, None);
+        // Locust accepts (and ignores) --autostart with --headless.
+        assert!(run(&["x.rhai", "--autostart", "--headless"]).is_ok());
+        assert!(run(&["x.rhai", "--autoquit", "-1"]).is_ok(), "-1 is never");
+
+        for args in [
+            &["x.rhai", "--autoquit", "10"][..],
+            &["x.rhai", "--headless", "--autoquit", "10"],
+        ] {
+            let e = err(args);
+            assert!(
+                matches!(e, ConfigError::AutoquitWithoutAutostart),
+                "{args:?}: {e:?}"
+            );
+            assert_eq!(e.exit_code(), 2);
+        }
+        let e = run_env(&["x.rhai"], &[("RUSTLOCUST_AUTOQUIT", "5")]).unwrap_err();
+        assert!(matches!(e, ConfigError::AutoquitWithoutAutostart), "{e:?}");
+        let s = run_env(
+            &["x.rhai", "--autoquit", "5"],
+            &[("RUSTLOCUST_AUTOSTART", "1")],
+        )
+        .expect("--autostart from the environment counts");
+        assert_eq!(s.autoquit, Some(Duration::from_secs(5)));
+        // An explicit -1 on the command line overrides the file's value.
+        let dir = with_toml("autoquit = 30");
+        assert!(run_in(&["x.rhai"], &[], dir.path()).is_err());
+        let s = run_in(&["x.rhai", "--autoquit", "-1"], &[], dir.path()).expect("valid");
+        assert_eq!(s.autoquit, None);
+
+        let msg = usage_error(&["x.rhai", "--autostart", "--autoquit", "-5"]);
+        assert!(
+            msg.contains("--autoquit") && msg.contains("-1 (never quit)"),
+            "{msg}"
+        );
+        let msg = usage_error(&["x.rhai", "--autostart", "--autoquit", "30s"]);
+        assert!(msg.contains("whole number of seconds"), "{msg}");
+    }
+
+    #[test]
+    fn web_auth() {
+        let s = run(&["x.rhai", "--web-auth", "admin:p:w"]).expect("valid");
+        assert_eq!(s.web_auth, Some(("admin".into(), "p:w".into())));
+        let s = run(&["x.rhai", "--web-auth=me:x"]).expect("valid");
+        assert_eq!(s.web_auth, Some(("me".into(), "x".into())));
+        for (bad, reason) in [
+            ("hunter2", "expected USER:PASS"),
+            (":hunter2", "user name before the `:` is empty"),
+            ("hunter2:", "password after the `:` is empty"),
+        ] {
+            let msg = usage_error(&["x.rhai", "--web-auth", bad]);
+            assert!(msg.contains("--web-auth"), "{bad}: {msg}");
+            assert!(msg.contains(reason), "{bad}: {msg}");
+            assert!(!msg.contains("hunter2"), "the value is shown: {msg}");
+        }
+        let e = run_env(&["x.rhai"], &[("RUSTLOCUST_WEB_AUTH", "hunter2")]).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ConfigError::InvalidValue { .. }), "{msg}");
+        assert!(msg.contains("RUSTLOCUST_WEB_AUTH"), "{msg}");
+        assert!(!msg.contains("hunter2"), "the value is shown: {msg}");
+        let dir = with_toml("web-auth = \"file:pw\"");
+        let s = run_in(&["x.rhai", "--web-auth", "cli:pw"], &[], dir.path()).expect("valid");
+        assert_eq!(s.web_auth, Some(("cli".into(), "pw".into())));
+    }
+
+    #[test]
+    fn html_report_path() {
+        let s = run(&[
+            "x.rhai",
+            "--html",
+            "out/{u}u_{r}r_{t}s.html",
+            "-u",
+            "50",
+            "-r",
+            "2.5",
+            "-t",
+            "2m",
+        ])
+        .expect("valid");
+        assert_eq!(s.html, Some(PathBuf::from("out/{u}u_{r}r_{t}s.html")));
+        assert_eq!(s.html_path(), Some(PathBuf::from("out/50u_2.5r_120s.html")));
+        let s = run(&["x.rhai", "--html", "{u}_{t}.html"]).expect("valid");
+        assert_eq!(s.html_path(), Some(PathBuf::from("1_{t}.html")));
+        let msg = usage_error(&["x.rhai", "--html", ""]);
+        assert!(msg.contains("--html") && msg.contains("empty"), "{msg}");
+        let s = run_env(&["x.rhai"], &[("RUSTLOCUST_HTML", "env.html")]).expect("valid");
+        assert_eq!(s.html_path(), Some(PathBuf::from("env.html")));
+    }
+
+    #[test]
     fn dry_run_needs_check() {
         let e = err(&["x.rhai", "--dry-run"]);
         assert!(matches!(e, ConfigError::DryRunWithoutCheck), "{e:?}");
@@ -874,7 +1141,17 @@ mod tests {
         let help = e.to_string();
         assert!(help.contains("--spawn-rate"), "{help}");
         assert!(help.contains("RUSTLOCUST_"), "{help}");
-        for option in ["--max-background-jobs", "--dry-run", "--print-definitions"] {
+        for option in [
+            "--max-background-jobs",
+            "--dry-run",
+            "--print-definitions",
+            "--web-host",
+            "-P, --web-port",
+            "--autostart",
+            "--autoquit",
+            "--web-auth",
+            "--html",
+        ] {
             assert!(help.contains(option), "{option} missing: {help}");
         }
         assert!(

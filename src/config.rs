@@ -7,7 +7,7 @@
 //! apart from "given as the default", which precedence needs.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,6 +25,12 @@ pub const ENV_PREFIX: &str = "RUSTLOCUST_";
 pub const DEMO_SCENARIO: &str = "scripts/quickstart.rhai";
 /// Default of `--max-background-jobs`: background jobs one user may run at once.
 pub const DEFAULT_MAX_BACKGROUND_JOBS: usize = 100;
+/// Default of `--web-host`: this machine only. Locust listens on all interfaces by default; an
+/// unauthenticated UI that can start load tests should not be reachable from the network unless
+/// asked for (`--web-host '*'`).
+pub const DEFAULT_WEB_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Default of `-P/--web-port`, Locust's.
+pub const DEFAULT_WEB_PORT: u16 = 8089;
 
 /// What the program was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +83,21 @@ pub struct Settings {
     pub print_definitions: bool,
     /// User classes to run; empty means all.
     pub user_classes: Vec<String>,
+    /// Address the web UI listens on (`0.0.0.0` = all interfaces). Unused with `headless`.
+    pub web_host: IpAddr,
+    /// Port of the web UI; 0 lets the system pick a free one. Unused with `headless`.
+    pub web_port: u16,
+    /// Serve the web UI and start the test at once with `users`, `spawn_rate` and `run_time`.
+    pub autostart: bool,
+    /// Quit this long after an automatically started test ends; `None` (`--autoquit -1`, the
+    /// default) keeps the UI running. Never set without `autostart`.
+    pub autoquit: Option<Duration>,
+    /// HTTP basic auth credentials (user, password) for the web UI and API. The user is never
+    /// empty, nor is the password.
+    pub web_auth: Option<(String, String)>,
+    /// `--html FILE` as given, with its `{u}`/`{r}`/`{t}` placeholders; write to
+    /// [`html_path`](Settings::html_path).
+    pub html: Option<PathBuf>,
 }
 
 impl Settings {
@@ -108,7 +129,33 @@ impl Settings {
             dry_run: false,
             print_definitions: false,
             user_classes: Vec::new(),
+            web_host: DEFAULT_WEB_HOST,
+            web_port: DEFAULT_WEB_PORT,
+            autostart: false,
+            autoquit: None,
+            web_auth: None,
+            html: None,
         }
+    }
+
+    /// Where to write the HTML report: `--html` with Locust's placeholders filled in, `{u}` by
+    /// the number of users, `{r}` by the spawn rate and `{t}` by the run time in whole seconds
+    /// (`report_{u}u_{t}s.html` -> `report_100u_60s.html`). A fractional spawn rate is written as
+    /// is (`0.5`) where Locust would truncate it to `0`. Without a run time `{t}` stays, as in
+    /// Locust. A path that is not valid UTF-8 is returned unchanged.
+    pub fn html_path(&self) -> Option<PathBuf> {
+        let path = self.html.as_ref()?;
+        let Some(text) = path.to_str() else {
+            return Some(path.clone());
+        };
+        // f64's Display writes 10.0 as `10` and 0.5 as `0.5`.
+        let mut name = text
+            .replace("{u}", &self.users.to_string())
+            .replace("{r}", &self.spawn_rate.to_string());
+        if let Some(run_time) = self.run_time {
+            name = name.replace("{t}", &run_time.as_secs().to_string());
+        }
+        Some(PathBuf::from(name))
     }
 }
 
@@ -200,6 +247,11 @@ pub enum ConfigError {
         "--dry-run only works together with --check (`rustlocust scenario.rhai --check --dry-run`)"
     )]
     DryRunWithoutCheck,
+    #[error(
+        "--autoquit only works together with --autostart: it quits that many seconds after the \
+         automatically started test ends (a --headless run quits when its test ends anyway)"
+    )]
+    AutoquitWithoutAutostart,
 }
 
 fn suggestion_text(s: &Option<&'static str>) -> String {
@@ -348,6 +400,83 @@ pub(crate) fn parse_path(s: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// `--web-host`: an IP address, `localhost`, or `*` for all interfaces. Host names are not
+/// looked up: the address to listen on must be one of this machine's, and a name that resolves
+/// elsewhere would only fail later, at bind time.
+pub(crate) fn parse_web_host(s: &str) -> Result<IpAddr, String> {
+    const HINT: &str = "expected an IP address of this machine such as 127.0.0.1 or ::1, \
+                        localhost, or * (or 0.0.0.0) for all interfaces";
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    if t == "*" {
+        return Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    }
+    let bare = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    if t.is_empty() {
+        Err(format!("the address is empty; {HINT}"))
+    } else if let Ok(addr) = t.parse::<SocketAddr>() {
+        Err(format!(
+            "the port goes in --web-port: --web-host {} --web-port {}",
+            addr.ip(),
+            addr.port()
+        ))
+    } else if t.contains("://") {
+        Err(format!("a URL is not an address to listen on; {HINT}"))
+    } else {
+        Err(format!(
+            "not an IP address (host names other than localhost are not looked up); {HINT}"
+        ))
+    }
+}
+
+pub(crate) fn parse_web_port(s: &str) -> Result<u16, String> {
+    let t = s.trim();
+    t.parse::<u16>().map_err(|_| {
+        if t.parse::<i128>().is_ok() {
+            "a port must be from 0 to 65535 (0 picks any free port)".to_string()
+        } else {
+            "expected a port number, e.g. 8089 (0 picks any free port)".to_string()
+        }
+    })
+}
+
+/// `--autoquit`: Locust's whole seconds, -1 meaning never.
+pub(crate) fn parse_autoquit(s: &str) -> Result<i64, String> {
+    let n: i64 = s.trim().parse().map_err(|_| {
+        "expected a whole number of seconds, e.g. 30, or -1 to never quit".to_string()
+    })?;
+    if n < -1 {
+        Err("expected -1 (never quit) or a number of seconds, 0 or more".into())
+    } else {
+        Ok(n)
+    }
+}
+
+/// `--web-auth USER:PASS`; the password may itself contain `:`. Error messages never repeat the
+/// value, which may hold the password.
+pub(crate) fn parse_web_auth(s: &str) -> Result<(String, String), String> {
+    let Some((user, password)) = s.split_once(':') else {
+        return Err("expected USER:PASS, a user name and a password separated by `:`".into());
+    };
+    if user.trim().is_empty() {
+        return Err("the user name before the `:` is empty (expected USER:PASS)".into());
+    }
+    if password.is_empty() {
+        // Most likely `--web-auth admin:$PASSWORD` with the variable unset: refuse rather than
+        // protect the UI with an empty password.
+        return Err("the password after the `:` is empty (expected USER:PASS)".into());
+    }
+    Ok((user.to_string(), password.to_string()))
+}
+
 pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -394,6 +523,13 @@ pub(crate) struct Layer {
     pub dry_run: Option<bool>,
     pub print_definitions: Option<bool>,
     pub user_classes: Option<Vec<String>>,
+    pub web_host: Option<IpAddr>,
+    pub web_port: Option<u16>,
+    pub autostart: Option<bool>,
+    /// As given: -1 (never) is kept, so that it can override a lower layer's value.
+    pub autoquit: Option<i64>,
+    pub web_auth: Option<(String, String)>,
+    pub html: Option<PathBuf>,
 }
 
 /// The config-file keys (long option names); the environment variable of each is
@@ -424,6 +560,12 @@ pub(crate) const KEYS: &[&str] = &[
     "dry-run",
     "print-definitions",
     "user-classes",
+    "web-host",
+    "web-port",
+    "autostart",
+    "autoquit",
+    "web-auth",
+    "html",
 ];
 
 /// Locust's names for our keys, so a pasted `locust.conf` line gets a useful hint.
@@ -436,6 +578,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("log-level", "loglevel"),
     ("csv-prefix", "csv"),
     ("user-class", "user-classes"),
+    ("html-file", "html"),
+    ("port", "web-port"),
 ];
 
 pub(crate) fn env_var_name(key: &str) -> String {
@@ -473,7 +617,13 @@ impl Layer {
             max_background_jobs,
             dry_run,
             print_definitions,
-            user_classes
+            user_classes,
+            web_host,
+            web_port,
+            autostart,
+            autoquit,
+            web_auth,
+            html
         )
     }
 
@@ -582,6 +732,14 @@ impl Layer {
             "dry-run" => self.dry_run = Some(raw.boolean(origin)?),
             "print-definitions" => self.print_definitions = Some(raw.boolean(origin)?),
             "user-classes" => self.user_classes = Some(raw.list(origin)?),
+            "web-host" => self.web_host = Some(raw.string(origin, parse_web_host)?),
+            "web-port" => self.web_port = Some(raw.integer(origin, parse_web_port)?),
+            "autostart" => self.autostart = Some(raw.boolean(origin)?),
+            "autoquit" => self.autoquit = Some(raw.integer(origin, parse_autoquit)?),
+            "web-auth" => {
+                self.web_auth = Some(raw.string(origin, parse_web_auth).map_err(hide_value)?)
+            }
+            "html" => self.html = Some(raw.string(origin, parse_path)?),
             // KEYS and this match are kept in step by the `every_key_is_settable` test.
             _ => unreachable!("config key {key} missing from Layer::set"),
         }
@@ -605,6 +763,11 @@ impl Layer {
         let dry_run = self.dry_run.unwrap_or(false);
         if dry_run && !check {
             return Err(ConfigError::DryRunWithoutCheck);
+        }
+        let autostart = self.autostart.unwrap_or(false);
+        let autoquit = self.autoquit.unwrap_or(-1);
+        if autoquit != -1 && !autostart {
+            return Err(ConfigError::AutoquitWithoutAutostart);
         }
         let d = Settings::new(scenario);
         Ok(Settings {
@@ -632,8 +795,28 @@ impl Layer {
             dry_run,
             print_definitions,
             user_classes: self.user_classes.unwrap_or(d.user_classes),
+            web_host: self.web_host.unwrap_or(d.web_host),
+            web_port: self.web_port.unwrap_or(d.web_port),
+            autostart,
+            // parse_autoquit lets nothing below -1 through.
+            autoquit: u64::try_from(autoquit).ok().map(Duration::from_secs),
+            web_auth: self.web_auth.or(d.web_auth),
+            html: self.html.or(d.html),
             scenario: d.scenario,
         })
+    }
+}
+
+/// For values that may hold a secret (`web-auth`): the error names where the value came from and
+/// why it is wrong, but does not repeat it.
+fn hide_value(e: ConfigError) -> ConfigError {
+    match e {
+        ConfigError::InvalidValue { origin, reason, .. } => ConfigError::InvalidValue {
+            origin,
+            value: "(not shown)".into(),
+            reason,
+        },
+        other => other,
     }
 }
 
@@ -819,11 +1002,13 @@ mod tests {
         for key in KEYS {
             let value = match *key {
                 "host" => "http://h",
+                "web-host" => "0.0.0.0",
+                "web-auth" => "u:p",
                 "loglevel" => "debug",
                 "run-time" | "stop-timeout" => "1m",
                 "headless" | "csv-full-history" | "json" | "only-summary" | "list" | "check"
-                | "insecure" | "dry-run" | "print-definitions" => "true",
-                "scenario" | "csv" | "tags" | "exclude-tags" | "user-classes" => "x",
+                | "insecure" | "dry-run" | "print-definitions" | "autostart" => "true",
+                "scenario" | "csv" | "tags" | "exclude-tags" | "user-classes" | "html" => "x",
                 _ => "3",
             };
             let var = env_var_name(key);
@@ -871,6 +1056,12 @@ mod tests {
             dry-run = true
             print_definitions = false
             user-classes = ["Api", "Web"]
+            web-host = "::1"
+            web_port = 0
+            autostart = true
+            autoquit = 30
+            web-auth = "admin:s3:cret"
+            html = "out/report_{u}.html"
             "#,
         )
         .expect("valid file");
@@ -908,6 +1099,15 @@ mod tests {
             layer.user_classes,
             Some(vec!["Api".to_string(), "Web".into()])
         );
+        assert_eq!(layer.web_host, Some("::1".parse().expect("ip")));
+        assert_eq!(layer.web_port, Some(0));
+        assert_eq!(layer.autostart, Some(true));
+        assert_eq!(layer.autoquit, Some(30));
+        assert_eq!(
+            layer.web_auth,
+            Some(("admin".to_string(), "s3:cret".to_string()))
+        );
+        assert_eq!(layer.html, Some(PathBuf::from("out/report_{u}.html")));
     }
 
     #[test]
@@ -974,6 +1174,32 @@ mod tests {
                 "must be a boolean (true or false), not a string",
             ),
             ("run_time = [1]", "`run_time`", "must be a time span string"),
+            (
+                "web-port = \"8089\"",
+                "`web-port`",
+                "must be an integer, not a string",
+            ),
+            (
+                "web-host = 127",
+                "`web-host`",
+                "must be a string, not an integer",
+            ),
+            (
+                "autostart = \"yes\"",
+                "`autostart`",
+                "must be a boolean (true or false), not a string",
+            ),
+            (
+                "autoquit = \"30s\"",
+                "`autoquit`",
+                "must be an integer, not a string",
+            ),
+            (
+                "web-auth = [\"a\", \"b\"]",
+                "`web-auth`",
+                "must be a string, not an array",
+            ),
+            ("html = true", "`html`", "must be a string, not a boolean"),
         ];
         for (text, key, expected) in cases {
             let e = file_layer(text).unwrap_err();
@@ -1005,6 +1231,13 @@ mod tests {
             ("host = \"example.com\"", "base URL"),
             ("exit-code-on-error = 99999999999", "exit code"),
             ("scenario = \"\"", "empty"),
+            ("web-port = 70000", "from 0 to 65535"),
+            ("web-port = -1", "from 0 to 65535"),
+            ("web-host = \"example.com\"", "not an IP address"),
+            ("web-host = \"\"", "empty"),
+            ("autoquit = -2", "-1 (never quit)"),
+            ("web-auth = \"admin\"", "expected USER:PASS"),
+            ("html = \" \"", "empty"),
         ];
         for (text, reason) in cases {
             let e = file_layer(text).unwrap_err();
@@ -1086,6 +1319,12 @@ mod tests {
         assert_eq!(s.stop_timeout, Duration::ZERO);
         assert_eq!(s.max_background_jobs, DEFAULT_MAX_BACKGROUND_JOBS);
         assert!(!s.dry_run && !s.print_definitions);
+        assert_eq!(s.web_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(s.web_port, 8089);
+        assert!(!s.autostart);
+        assert_eq!(s.autoquit, None);
+        assert_eq!(s.web_auth, None);
+        assert_eq!(s.html, None);
     }
 
     #[test]
@@ -1149,6 +1388,164 @@ mod tests {
             no_defs.into_settings(),
             Err(ConfigError::NoScenario)
         ));
+
+        // `--autoquit` needs `--autostart` (as in Locust), but -1, "never", is always fine.
+        let quit = |autoquit: i64, autostart: Option<bool>| Layer {
+            scenario: Some("s.rhai".into()),
+            autoquit: Some(autoquit),
+            autostart,
+            ..Layer::default()
+        };
+        for autostart in [None, Some(false)] {
+            let e = quit(10, autostart).into_settings().unwrap_err();
+            assert!(matches!(e, ConfigError::AutoquitWithoutAutostart), "{e:?}");
+            assert_eq!(e.exit_code(), 2);
+            let msg = e.to_string();
+            assert!(
+                msg.contains("--autoquit only works together with --autostart"),
+                "{msg}"
+            );
+            let s = quit(-1, autostart).into_settings().expect("-1 = never");
+            assert_eq!(s.autoquit, None);
+        }
+        let s = quit(0, Some(true)).into_settings().expect("valid");
+        assert!(s.autostart);
+        assert_eq!(s.autoquit, Some(Duration::ZERO));
+        let s = quit(90, Some(true)).into_settings().expect("valid");
+        assert_eq!(s.autoquit, Some(Duration::from_secs(90)));
+        let s = quit(-1, Some(true)).into_settings().expect("valid");
+        assert!(s.autostart);
+        assert_eq!(s.autoquit, None);
+    }
+
+    #[test]
+    fn web_option_parsers() {
+        let v4 = |a, b, c, d| Ok(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+        assert_eq!(parse_web_host("127.0.0.1"), v4(127, 0, 0, 1));
+        assert_eq!(parse_web_host(" 192.168.1.10 "), v4(192, 168, 1, 10));
+        assert_eq!(parse_web_host("localhost"), v4(127, 0, 0, 1));
+        assert_eq!(parse_web_host("LocalHost"), v4(127, 0, 0, 1));
+        assert_eq!(parse_web_host("*"), v4(0, 0, 0, 0));
+        assert_eq!(parse_web_host("0.0.0.0"), v4(0, 0, 0, 0));
+        assert_eq!(
+            parse_web_host("::1").map(|ip| ip.to_string()),
+            Ok("::1".into())
+        );
+        assert_eq!(
+            parse_web_host("[::]").map(|ip| ip.to_string()),
+            Ok("::".into())
+        );
+        for (bad, reason) in [
+            ("example.com", "not an IP address"),
+            (
+                "my-laptop",
+                "host names other than localhost are not looked up",
+            ),
+            ("", "empty"),
+            ("  ", "empty"),
+            ("127.0.0.1:8089", "--web-host 127.0.0.1 --web-port 8089"),
+            ("[::1]:80", "--web-host ::1 --web-port 80"),
+            ("http://127.0.0.1", "a URL is not an address"),
+            ("256.0.0.1", "not an IP address"),
+        ] {
+            let msg = parse_web_host(bad).unwrap_err();
+            assert!(msg.contains(reason), "{bad:?}: {msg}");
+        }
+        assert!(parse_web_host("x")
+            .unwrap_err()
+            .contains("* (or 0.0.0.0) for all"));
+
+        assert_eq!(parse_web_port("8089"), Ok(8089));
+        assert_eq!(parse_web_port("0"), Ok(0));
+        assert_eq!(parse_web_port(" 65535 "), Ok(65535));
+        for bad in ["65536", "-1", "99999999999999999999999"] {
+            assert!(
+                parse_web_port(bad).unwrap_err().contains("from 0 to 65535"),
+                "{bad}"
+            );
+        }
+        for bad in ["http", "80.5", ""] {
+            assert!(
+                parse_web_port(bad)
+                    .unwrap_err()
+                    .contains("expected a port number"),
+                "{bad}"
+            );
+        }
+
+        assert_eq!(parse_autoquit("-1"), Ok(-1));
+        assert_eq!(parse_autoquit("0"), Ok(0));
+        assert_eq!(parse_autoquit(" 30 "), Ok(30));
+        assert!(parse_autoquit("-2")
+            .unwrap_err()
+            .contains("-1 (never quit)"));
+        for bad in ["30s", "1.5", "never", ""] {
+            assert!(
+                parse_autoquit(bad)
+                    .unwrap_err()
+                    .contains("whole number of seconds"),
+                "{bad}"
+            );
+        }
+
+        let auth = |u: &str, p: &str| Ok((u.to_string(), p.to_string()));
+        assert_eq!(parse_web_auth("admin:secret"), auth("admin", "secret"));
+        assert_eq!(parse_web_auth("admin:a:b"), auth("admin", "a:b"));
+        assert_eq!(parse_web_auth("me: x "), auth("me", " x "));
+        for (bad, reason) in [
+            ("admin", "expected USER:PASS"),
+            ("", "expected USER:PASS"),
+            (":secret", "user name before the `:` is empty"),
+            (" :secret", "user name before the `:` is empty"),
+            ("admin:", "password after the `:` is empty"),
+        ] {
+            let msg = parse_web_auth(bad).unwrap_err();
+            assert!(msg.contains(reason), "{bad:?}: {msg}");
+            assert!(!msg.contains("secret"), "{bad:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn web_auth_errors_do_not_show_the_value() {
+        let e = env_layer(&[("RUSTLOCUST_WEB_AUTH", ":hunter2")]).unwrap_err();
+        assert!(matches!(e, ConfigError::InvalidValue { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("RUSTLOCUST_WEB_AUTH"), "{msg}");
+        assert!(msg.contains("user name before the `:` is empty"), "{msg}");
+        assert!(msg.contains("not shown"), "{msg}");
+        let e = file_layer("web-auth = \"hunter2\"").unwrap_err();
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(
+            msg.contains("`web-auth` in /cfg/rustlocust.toml") && msg.contains("USER:PASS"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn html_path_substitutes_users_rate_and_run_time() {
+        let mut s = Settings::new("s.rhai");
+        assert_eq!(s.html_path(), None);
+        s.users = 100;
+        s.spawn_rate = 10.0;
+        s.run_time = Some(Duration::from_secs(90));
+        s.html = Some(PathBuf::from("out/r_{u}u_{r}r_{t}s.html"));
+        assert_eq!(
+            s.html_path(),
+            Some(PathBuf::from("out/r_100u_10r_90s.html"))
+        );
+        // Every occurrence; fractional rates as they are; sub-second run time truncated.
+        s.html = Some(PathBuf::from("{u}-{u}-{r}-{t}.html"));
+        s.spawn_rate = 0.5;
+        s.run_time = Some(Duration::from_millis(1500));
+        assert_eq!(s.html_path(), Some(PathBuf::from("100-100-0.5-1.html")));
+        // No run time: `{t}` stays, as in Locust.
+        s.run_time = None;
+        assert_eq!(s.html_path(), Some(PathBuf::from("100-100-0.5-{t}.html")));
+        s.html = Some(PathBuf::from("report.html"));
+        assert_eq!(s.html_path(), Some(PathBuf::from("report.html")));
+        assert_eq!(s.html, Some(PathBuf::from("report.html")), "not changed");
     }
 
     #[test]
@@ -1195,6 +1592,7 @@ mod tests {
     fn exit_codes() {
         assert_eq!(ConfigError::NoScenario.exit_code(), 2);
         assert_eq!(ConfigError::DryRunWithoutCheck.exit_code(), 2);
+        assert_eq!(ConfigError::AutoquitWithoutAutostart.exit_code(), 2);
         assert!(!ConfigError::NoScenario.is_info());
     }
 }

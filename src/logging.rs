@@ -121,11 +121,32 @@ impl Log for StderrLogger {
         // take the load test down, so write errors are ignored (eprintln! would panic).
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
+        drop(err);
+        remember(line);
     }
 
     fn flush(&self) {
         let _ = std::io::stderr().flush();
     }
+}
+
+/// How many recent log lines the web UI's Logs tab (`/logs`) can show.
+const RECENT_LINES: usize = 500;
+
+static RECENT: parking_lot::Mutex<std::collections::VecDeque<String>> =
+    parking_lot::const_mutex(std::collections::VecDeque::new());
+
+fn remember(line: String) {
+    let mut r = RECENT.lock();
+    if r.len() == RECENT_LINES {
+        r.pop_front();
+    }
+    r.push_back(line);
+}
+
+/// The most recent log lines, oldest first (at most 500).
+pub fn recent_lines() -> Vec<String> {
+    RECENT.lock().iter().cloned().collect()
 }
 
 #[cfg(test)]

@@ -54,6 +54,9 @@ fn ramp_down_stops_the_most_recent_users() {
             max_stacks: None,
             host: Some(target.url()),
             max_jobs: 100,
+            user_classes: Vec::new(),
+            stats: None,
+            windows: Vec::new(),
         };
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         r.set_target(8, 1000.0);
@@ -102,6 +105,9 @@ fn fractional_spawn_rate_spaces_users_out() {
             max_stacks: None,
             host: Some(target.url()),
             max_jobs: 100,
+            user_classes: Vec::new(),
+            stats: None,
+            windows: Vec::new(),
         };
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         let started = Instant::now();

@@ -235,7 +235,8 @@ fn avg_content_field(e: &Entry) -> String {
     }
 }
 
-fn stats_csv(stats: &Stats) -> String {
+/// The `_stats.csv` file (and Locust's `/stats/requests/csv` download) as a string.
+pub fn stats_csv(stats: &Stats) -> String {
     let mut out = String::new();
     push_row(&mut out, stats_columns());
     for e in stats.entries().chain(std::iter::once(stats.total())) {
@@ -258,7 +259,8 @@ fn stats_csv(stats: &Stats) -> String {
     out
 }
 
-fn failures_csv(stats: &Stats) -> String {
+/// The `_failures.csv` file (and `/stats/failures/csv`) as a string.
+pub fn failures_csv(stats: &Stats) -> String {
     let mut out = String::new();
     push_row(&mut out, FAILURES_COLUMNS);
     for err in stats.errors() {
@@ -277,7 +279,8 @@ fn failures_csv(stats: &Stats) -> String {
     out
 }
 
-fn exceptions_csv(stats: &Stats) -> String {
+/// The `_exceptions.csv` file (and `/exceptions/csv`) as a string.
+pub fn exceptions_csv(stats: &Stats) -> String {
     let mut out = String::new();
     push_row(&mut out, EXCEPTIONS_COLUMNS);
     for exc in stats.exceptions() {

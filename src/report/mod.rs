@@ -4,6 +4,7 @@
 pub mod console;
 pub mod csv;
 pub mod format;
+pub mod html;
 pub mod json;
 
 pub use console::{write_error_report, write_percentiles_table, write_stats_table};

@@ -32,6 +32,8 @@ pub enum RunnerError {
     NoHost { class: String },
     #[error("invalid host for user class '{class}': {message}")]
     BadHost { class: String, message: String },
+    #[error("unknown user class '{0}'")]
+    UnknownClass(String),
     #[error("cannot set up HTTP: {0}")]
     Http(String),
     #[error("cannot start worker thread: {0}")]
@@ -47,6 +49,12 @@ pub struct RunnerConfig {
     pub host: Option<String>,
     /// Most background jobs one user may run at once.
     pub max_jobs: usize,
+    /// Only these classes (empty: all), e.g. from the web UI's class picker.
+    pub user_classes: Vec<String>,
+    /// Record into this `Stats` (the web UI keeps one across tests); None: a fresh one.
+    pub stats: Option<Arc<Mutex<Stats>>>,
+    /// Also merge every delta into these: windows the caller resets, for "current" percentiles.
+    pub windows: Vec<Arc<Mutex<Stats>>>,
 }
 
 struct UserHandle {
@@ -74,6 +82,7 @@ pub struct LocalRunner {
     stats: Arc<Mutex<Stats>>,
     deltas: mpsc::UnboundedReceiver<Delta>,
     live: Arc<AtomicUsize>,
+    windows: Vec<Arc<Mutex<Stats>>>,
 }
 
 impl LocalRunner {
@@ -103,14 +112,23 @@ impl LocalRunner {
                 },
             )?);
         }
+        for wanted in &cfg.user_classes {
+            if !scenario.classes.iter().any(|c| &c.name == wanted) {
+                return Err(RunnerError::UnknownClass(wanted.clone()));
+            }
+        }
+        // Classes left out get no users: weight 0 and no fixed count.
+        let picked = |c: &crate::script::UserClass| {
+            cfg.user_classes.is_empty() || cfg.user_classes.contains(&c.name)
+        };
         let order = ClassOrder::new(
             &scenario
                 .classes
                 .iter()
                 .map(|c| ClassWeight {
                     name: c.name.clone(),
-                    weight: c.weight,
-                    fixed_count: c.fixed_count,
+                    weight: if picked(c) { c.weight } else { 0.0 },
+                    fixed_count: if picked(c) { c.fixed_count } else { 0 },
                 })
                 .collect::<Vec<_>>(),
         );
@@ -121,9 +139,12 @@ impl LocalRunner {
             users: Vec::new(),
             next_id: 0,
             ramp: None,
-            stats: Arc::new(Mutex::new(Stats::new(now_unix()))),
+            stats: cfg
+                .stats
+                .unwrap_or_else(|| Arc::new(Mutex::new(Stats::new(now_unix())))),
             deltas: drx,
             live,
+            windows: cfg.windows,
         })
     }
 
@@ -252,11 +273,15 @@ impl LocalRunner {
 
     /// Merge whatever the workers shipped, and what the runner's own listeners recorded here.
     pub fn collect(&mut self) {
-        if let Some(d) = crate::script::context::take_shard() {
-            self.stats.lock().merge(d);
-        }
+        let own = crate::script::context::take_shard();
         let mut stats = None;
-        while let Ok(d) = self.deltas.try_recv() {
+        for d in own
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.deltas.try_recv().ok()))
+        {
+            for w in &self.windows {
+                w.lock().merge(d.clone());
+            }
             stats.get_or_insert_with(|| self.stats.lock()).merge(d);
         }
     }

@@ -9,7 +9,7 @@ use super::histogram::sanitize_response_time;
 use super::unix_now;
 
 /// Statistics recorded by one thread since the previous [`Shard::take`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Shard {
     /// name → method → entry: two `&str` lookups find an existing entry without allocating.
     entries: FxHashMap<String, FxHashMap<String, ShardEntry>>,
@@ -20,7 +20,7 @@ pub struct Shard {
     pending: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct ShardEntry {
     acc: Accumulator,
     /// Per-second counts; rarely more than two seconds between takes.
@@ -47,20 +47,20 @@ impl ErrorTally {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ShardException {
     count: u64,
     seq: u64,
 }
 
 /// Everything one shard recorded during one interval. Owned data only, so it can cross threads.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Delta {
     pub(crate) entries: Vec<DeltaEntry>,
     pub(crate) exceptions: Vec<DeltaException>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct DeltaEntry {
     pub method: String,
     pub name: String,
@@ -69,7 +69,7 @@ pub(crate) struct DeltaEntry {
     pub errors: Vec<(String, ErrorTally)>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct DeltaException {
     pub msg: String,
     pub traceback: String,

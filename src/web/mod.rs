@@ -96,10 +96,16 @@ pub enum Command {
         user_classes: Vec<String>,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    Stop { reply: oneshot::Sender<()> },
-    ResetStats { reply: oneshot::Sender<()> },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+    ResetStats {
+        reply: oneshot::Sender<()>,
+    },
     /// Re-read the scenario from disk between runs: Ok(message) or Err(compile error).
-    Reload { reply: oneshot::Sender<Result<String, String>> },
+    Reload {
+        reply: oneshot::Sender<Result<String, String>>,
+    },
 }
 
 /// Settings the web layer needs from the command line.
@@ -123,6 +129,11 @@ pub struct WebState {
 }
 
 /// The whole web app: API routes, the UI's files, and a JSON 404 for anything else.
+/// `api::finish` adds the fallback, body limit, CORS and basic auth to every route merged before
+/// it (routes merged into the returned router afterwards are not protected).
 pub fn router(state: Arc<WebState>) -> Router {
-    api::routes(state.clone()).merge(assets::routes()).with_state(state)
+    let app = api::routes(state.clone())
+        .merge(assets::routes())
+        .merge(control::routes());
+    api::finish(app, state.clone()).with_state(state)
 }
