@@ -85,6 +85,24 @@ fn the_api_starts_retargets_and_stops_a_test_and_reload_keeps_a_good_scenario() 
         "no load"
     );
     assert_eq!(json(port, "/stats/requests")["state"], "running");
+    // The charts' history covers the run so far (a page opened mid-run shows it all).
+    assert!(wait_until(Duration::from_secs(5), || json(
+        port,
+        "/stats/history"
+    )
+    .as_array()
+    .is_some_and(|h| h.len() >= 2)));
+    let h = json(port, "/stats/history");
+    let last = h.as_array().unwrap().last().unwrap().clone();
+    for k in [
+        "time",
+        "user_count",
+        "current_rps",
+        "response_time_percentile_50",
+        "response_time_percentile_95",
+    ] {
+        assert!(last.get(k).is_some(), "history point without {k}: {last}");
+    }
 
     // Re-target while running.
     let (code, _) = http(port, "POST", "/swarm", Some("user_count=1&spawn_rate=100")).unwrap();

@@ -2,7 +2,8 @@
 //! Chromium driven by playwright-core) against this build's binary.
 //!
 //! Needs Node.js ≥ 20, `/usr/bin/chromium` and `npm ci` (for `node_modules/playwright-core`).
-//! Without them the test prints why and what to install, and passes: CI installs them.
+//! Without them the test prints why and what to install, and passes, unless
+//! `RUSTLOCUST_REQUIRE_BROWSER=1` (set by CI, which installs them) makes that a failure.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,13 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
 fn control_ui_in_headless_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Some(why) = missing_prerequisite(root) {
+        // CI sets this: there the browser tests must run, never skip quietly.
+        let required =
+            std::env::var("RUSTLOCUST_REQUIRE_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "RUSTLOCUST_REQUIRE_BROWSER is set but the browser tests cannot run: {why}"
+        );
         println!(
             "SKIPPED control_ui_in_headless_chromium: {why}.\n  To run it: apt-get install -y chromium \
              (and Node.js ≥ 20 with npm), then `npm ci` in {}",

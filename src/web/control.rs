@@ -528,11 +528,17 @@ pub fn tasks_json(sc: &Scenario) -> Value {
     json!({ "per_class": per_class, "total": total })
 }
 
-/// `/status` (what the UI needs about the scenario and the run) and `/reload`.
+/// `/status` (what the UI needs about the scenario and the run), `/stats/history` and `/reload`.
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/status", get(status))
         .route("/reload", post(reload))
+        .route("/stats/history", get(history))
+}
+
+/// The charts' points of the current or last test, so a page opened mid-run shows the whole run.
+async fn history(State(state): State<Arc<WebState>>) -> Json<Vec<HistoryPoint>> {
+    Json(state.history.lock().clone())
 }
 
 async fn status(State(state): State<Arc<WebState>>) -> Json<Status> {
