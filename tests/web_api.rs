@@ -2,6 +2,10 @@
 //! `rustlocust::web::router` on 127.0.0.1 with a fake controller that answers every `Command`
 //! and records what it was asked, so each test can tell whether a request reached it.
 
+mod common;
+
+use common::{LOCUST_CURRENT_PERCENTILE_KEYS, LOCUST_ERROR_KEYS, LOCUST_ROW_KEYS, LOCUST_TOP_KEYS};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,51 +15,6 @@ use rustlocust::stats::{Shard, Stats};
 use rustlocust::web::{self, Command, RunState, Status, WebOptions, WebState};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
-
-/// The keys of one `/stats/requests` row, from the captured Locust 2.47 output
-/// (shared/reference/locust.md §2), not from our own output.
-const LOCUST_ROW_KEYS: [&str; 15] = [
-    "method",
-    "name",
-    "num_requests",
-    "num_failures",
-    "min_response_time",
-    "max_response_time",
-    "current_rps",
-    "current_fail_per_sec",
-    "avg_response_time",
-    "median_response_time",
-    "total_rps",
-    "total_fail_per_sec",
-    "response_time_percentile_0.95",
-    "response_time_percentile_0.99",
-    "avg_content_length",
-];
-const LOCUST_ERROR_KEYS: [&str; 6] = [
-    "method",
-    "name",
-    "error",
-    "occurrences",
-    "first_seen",
-    "last_seen",
-];
-/// Top-level keys of a local (non-master) runner's report.
-const LOCUST_TOP_KEYS: [&str; 10] = [
-    "stats",
-    "errors",
-    "current_rps",
-    "current_fail_per_sec",
-    "total_rps",
-    "total_fail_per_sec",
-    "fail_ratio",
-    "current_response_time_percentiles",
-    "state",
-    "user_count",
-];
-const LOCUST_CURRENT_PERCENTILE_KEYS: [&str; 2] = [
-    "response_time_percentile_0.5",
-    "response_time_percentile_0.95",
-];
 
 const HOST: &str = "http://target.example";
 const FORM: &str = "application/x-www-form-urlencoded";

@@ -1,6 +1,7 @@
 //! Errors of the HTTP client, rendered the way Locust shows them (the Python exception repr), so
 //! failure tables group and read like Locust's.
 
+use crate::report::format::py_repr;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
@@ -195,34 +196,6 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
     out
 }
 
-/// Python's `repr(str)`: single quotes unless the text holds a `'` and no `"`.
-pub(crate) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 /// A host string (`-H/--host`, a user class' `host`) that cannot be used as the base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! the verdict to the script (`resp.success()` / `resp.failure(msg)`), reported when the response
 //! is dropped (the end of Locust's `with` block).
 
+use crate::report::format::py_repr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -391,14 +392,6 @@ fn status_error(status: u16, name: &str) -> Option<String> {
     ))
 }
 
-/// Python's repr of a str, as Locust prints exception arguments.
-fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! reads them (`int()`, `float()`, its timespan parser) and rejected with Locust's messages,
 //! before any command reaches the controller.
 
+use crate::report::format::py_repr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -261,35 +262,6 @@ fn strip_underscores(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// Python's `repr(str)`: single quotes unless the text has a `'` and no `"`, escapes for the
-/// quote, backslash and control characters.
-pub(super) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 /// The handler: validate, send [`Command::Swarm`], answer once the controller applied it.
 pub(super) async fn swarm(
