@@ -196,7 +196,6 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
     out
 }
 
-
 /// A host string (`-H/--host`, a user class' `host`) that cannot be used as the base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidHost {

@@ -392,7 +392,6 @@ fn status_error(status: u16, name: &str) -> Option<String> {
     ))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

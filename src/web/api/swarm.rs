@@ -262,7 +262,6 @@ fn strip_underscores(s: &str) -> Option<String> {
     Some(out)
 }
 
-
 /// The handler: validate, send [`Command::Swarm`], answer once the controller applied it.
 pub(super) async fn swarm(
     State(state): State<Arc<WebState>>,
