@@ -297,18 +297,21 @@ fn urlencode(m: Map) -> String {
 }
 
 fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
-    let o = options(url, opts)?;
-    let (session, headers) = coro::with_current_user(|u| {
+    let mut o = options(url, opts)?;
+    let mut headers = std::mem::take(&mut o.headers);
+    let session = coro::with_current_user(|u| {
         u.map(|u| {
             // Per-request headers win over the user's defaults (set_header, the auth module).
             let defaults = u.default_headers.borrow();
-            let mut h: Vec<(String, String)> = defaults
-                .iter()
-                .filter(|(k, _)| !o.headers.iter().any(|(ok, _)| ok.eq_ignore_ascii_case(k)))
-                .cloned()
-                .collect();
-            h.extend(o.headers.iter().cloned());
-            (u.session.clone(), h)
+            if !defaults.is_empty() {
+                let own = headers.len();
+                for (k, v) in defaults.iter() {
+                    if !headers[..own].iter().any(|(ok, _)| ok.eq_ignore_ascii_case(k)) {
+                        headers.push((k.clone(), v.clone()));
+                    }
+                }
+            }
+            u.session.clone()
         })
     })
     .ok_or_else(|| {
