@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::{Command, DemoSettings, Settings};
-use crate::http::HttpConfig;
-use crate::report::{console, csv::CsvWriter, json};
-use crate::runner::hooks::{role_args, Hooks};
-use crate::runner::{now_unix, LocalRunner, RunnerConfig};
-use crate::script::context::{self, Role};
+use crate::report::{console, json};
+use crate::runner::now_unix;
+use crate::runner::test_run::{runner_config, TestRun, Tick};
 use crate::script::{LoadOptions, Scenario};
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
@@ -90,83 +88,42 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
 }
 
 async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
-    let http_cfg = HttpConfig {
-        insecure: s.insecure,
-        ..HttpConfig::default()
-    };
-    context::set_role(Role {
-        kind: "local",
-        worker_index: 0,
-        worker_count: 0,
-    });
-    let hooks = Hooks::new(scenario.clone(), &http_cfg, s.host.as_deref(), s.seed);
-    let mut runner = match LocalRunner::new(scenario, runner_config(s, http_cfg.clone())) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
-    };
-    hooks.fire("init", role_args()).await;
-    let mut csv = match &s.csv_prefix {
-        Some(p) => Some(
-            CsvWriter::new(p, s.csv_full_history)
-                .with_context(|| format!("--csv {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let stats = runner.stats();
+    let mut run = TestRun::new(s, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-
-    stats.lock().reset(now_unix());
-    log::info!(
-        "Ramping to {} users at a rate of {:.2} per second",
-        s.users,
-        s.spawn_rate
-    );
-    let started = Instant::now();
-    let mut start_args = role_args();
-    start_args.insert("host".into(), s.host.clone().unwrap_or_default().into());
-    hooks.fire("test_start", start_args).await;
-    runner.set_target(s.users as usize, s.spawn_rate);
+    if let Err(e) = run
+        .start(
+            s.users,
+            s.spawn_rate,
+            s.host.clone(),
+            s.run_time,
+            Vec::new(),
+        )
+        .await
+    {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
     let mut tick = tokio::time::interval(Duration::from_millis(50));
-    // The HTML report's charts (--html).
-    let mut history: Vec<crate::web::HistoryPoint> = Vec::new();
-    let started_unix = now_unix();
-    let (mut last_csv, mut last_console) = (Instant::now(), Instant::now());
+    let (mut last_second, mut last_console) = (Instant::now(), Instant::now());
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = sigint.recv() => { log::info!("Got SIGINT signal, stopping the test"); break; }
             _ = sigterm.recv() => { log::info!("Got SIGTERM signal, stopping the test"); break; }
         }
-        if let Some(users) = runner.tick() {
-            let mut a = rhai::Map::new();
-            a.insert("user_count".into(), rhai::Dynamic::from_int(users as i64));
-            hooks.fire("spawning_complete", a).await;
-        }
-        if let Some(reason) = context::take_stop_request() {
-            log::info!("stop_test: {reason}; stopping the test");
+        if let Some(Tick::End(why)) = run.tick().await {
+            log::info!("{why}, shutting down");
             break;
         }
-        if s.run_time.is_some_and(|t| started.elapsed() >= t) {
-            log::info!("--run-time limit reached, shutting down");
-            break;
-        }
-        if last_csv.elapsed() >= Duration::from_secs(1) {
-            last_csv = Instant::now();
-            history.push(history_point(&stats.lock(), runner.user_count() as u64));
-            if let Some(w) = &mut csv {
-                if let Err(e) = w.write(&stats.lock(), runner.user_count() as u64, now_unix()) {
-                    log::error!("writing CSV files: {e}");
-                }
-            }
+        if last_second.elapsed() >= Duration::from_secs(1) {
+            last_second = Instant::now();
+            run.every_second();
         }
         if !s.only_summary && last_console.elapsed() >= Duration::from_secs(2) {
             last_console = Instant::now();
             let mut out = Vec::new();
-            let _ = console::write_stats_table(&mut out, &stats.lock(), now_unix(), true);
+            let _ = console::write_stats_table(&mut out, &run.stats.lock(), now_unix(), true);
             tables_out(s, &out);
         }
     }
@@ -177,33 +134,11 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
         }
         log::warn!("second signal: cancelling users now");
     };
-    hooks.fire("test_stopping", rhai::Map::new()).await;
-    runner.stop(s.stop_timeout, hurry).await;
-    runner.shutdown().await;
-    hooks.fire("test_stop", rhai::Map::new()).await;
-    // What test_stop listeners recorded on this thread.
-    if let Some(d) = context::take_shard() {
-        stats.lock().merge(d);
-    }
+    run.stop(hurry).await;
 
-    // Final reports; the stats lock is released before the quitting listeners run.
-    let code = {
-        let now = now_unix();
-        let st = stats.lock();
-        if let Some(w) = &mut csv {
-            w.write(&st, 0, now)
-                .context("writing the final CSV files")?;
-        }
-        if let Some(path) = s.html_path() {
-            let meta = crate::report::html::ReportMeta {
-                scenario: s.scenario.display().to_string(),
-                host: s.host.clone().unwrap_or_default(),
-                start: started_unix,
-                end: now,
-            };
-            std::fs::write(&path, crate::report::html::render(&st, &history, &meta))
-                .with_context(|| format!("writing the HTML report {}", path.display()))?;
-        }
+    // The final summary; the stats lock is released before the quitting listeners run.
+    {
+        let (now, st) = (now_unix(), run.stats.lock());
         let mut out = Vec::new();
         let _ = console::write_stats_table(&mut out, &st, now, false);
         let _ = writeln!(out);
@@ -216,45 +151,10 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
             json::write_stats_json(&mut o, &st).context("writing --json")?;
             let _ = writeln!(o);
         }
-        if st.has_failures() || st.has_exceptions() {
-            s.exit_code_on_error
-        } else {
-            0
-        }
-    };
-    let mut q = rhai::Map::new();
-    q.insert("exit_code".into(), rhai::Dynamic::from_int(code as i64));
-    hooks.fire("quitting", q).await;
+    }
+    let code = run.exit_code();
+    run.quit(code).await;
     Ok(code)
-}
-
-/// One chart point for the HTML report of a headless run (percentiles over the whole run so far).
-fn history_point(st: &crate::stats::Stats, users: u64) -> crate::web::HistoryPoint {
-    let (t, now) = (st.total(), now_unix());
-    crate::web::HistoryPoint {
-        time: now,
-        user_count: users,
-        current_rps: t.current_rps(now),
-        current_fail_per_sec: t.current_fail_per_sec(now),
-        response_time_percentile_50: t.percentile(0.5),
-        response_time_percentile_95: t.percentile(0.95),
-        total_requests: t.num_requests(),
-    }
-}
-
-/// The runner configuration a run's settings ask for.
-fn runner_config(s: &Settings, http: HttpConfig) -> RunnerConfig {
-    RunnerConfig {
-        threads: s.threads,
-        http,
-        seed: s.seed,
-        max_stacks: s.max_coroutine_stacks,
-        host: s.host.clone(),
-        max_jobs: s.max_background_jobs,
-        user_classes: Vec::new(),
-        stats: None,
-        windows: Vec::new(),
-    }
 }
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the
@@ -263,15 +163,9 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let http = HttpConfig {
-        insecure: s.insecure,
-        ..HttpConfig::default()
-    };
     println!("dry run against the target:");
-    let ok = tokio::task::LocalSet::new().block_on(
-        &rt,
-        crate::runner::dry_run(scenario, runner_config(s, http)),
-    );
+    let ok = tokio::task::LocalSet::new()
+        .block_on(&rt, crate::runner::dry_run(scenario, runner_config(s)));
     match ok {
         Ok(true) => {
             println!("dry run: OK");

@@ -62,7 +62,7 @@ impl Fake {
                 started_at: None,
                 run_time: None,
             }),
-            history: Mutex::new(Vec::new()),
+            history: Arc::new(Mutex::new(Vec::new())),
             snapshot: snap_rx,
             options,
         });

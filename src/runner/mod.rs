@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod hooks;
+pub mod test_run;
 pub mod user;
 pub mod worker;
 

@@ -1,7 +1,7 @@
-//! The controller of web mode. It owns the scenario and, while a test runs, its runner; it applies
-//! the handlers' commands (start or re-target, stop, reset, reload), samples the charts' history,
-//! publishes the stats snapshot for the SSE stream once a second, writes the CSV files, and serves
-//! `/status` and `/reload`. Everything runs on the control thread inside a `LocalSet`.
+//! The controller of web mode: it owns a `TestRun` and applies the handlers' commands (start or
+//! re-target, stop, reset, reload), keeps the status the UI reads, publishes the stats snapshot for
+//! the SSE stream once a second, and serves `/status`, `/stats/history` and `/reload`. Everything
+//! runs on the control thread inside a `LocalSet`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,41 +12,21 @@ use anyhow::Context;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use parking_lot::{Mutex, RwLock};
-use rhai::{Dynamic, Map};
+use parking_lot::RwLock;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
 use crate::cli::Settings;
-use crate::http::HttpConfig;
-use crate::report::csv::CsvWriter;
-use crate::runner::hooks::{role_args, Hooks};
-use crate::runner::{now_unix, LocalRunner, RunnerConfig};
+use crate::runner::now_unix;
+use crate::runner::test_run::{default_host, TestRun, Tick};
 use crate::script::{LoadOptions, Scenario, TaskKind, TaskSet};
-use crate::stats::Stats;
-
-/// How far back "current" chart percentiles look (Locust uses about 10 s).
-const WINDOW: Duration = Duration::from_secs(10);
-
-struct Test {
-    runner: LocalRunner,
-    deadline: Option<Instant>,
-}
 
 struct Controller<'a> {
     s: &'a Settings,
-    scenario: Arc<Scenario>,
-    hooks: Hooks,
+    run: TestRun<'a>,
     state: Arc<WebState>,
     snapshot: watch::Sender<Arc<str>>,
-    test: Option<Test>,
-    csv: Option<CsvWriter>,
-    /// Two overlapping windows behind the charts' current percentiles, reset alternately: the
-    /// older one always holds the last 5–10 s.
-    window: [Arc<Mutex<Stats>>; 2],
-    older: usize,
-    window_started: Instant,
     ended_at: Option<Instant>,
 }
 
@@ -63,17 +43,15 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
         );
     }
     log::info!("Starting web interface at http://{addr}");
-    let http = HttpConfig {
-        insecure: s.insecure,
-        ..HttpConfig::default()
-    };
+    let status = status_of(&scenario, s);
+    let run = TestRun::new(s, scenario).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
     let state = Arc::new(WebState {
         cmd: cmd_tx,
-        stats: Arc::new(Mutex::new(Stats::new(now_unix()))),
-        status: RwLock::new(status_of(&scenario, s)),
-        history: Mutex::new(Vec::new()),
+        stats: run.stats.clone(),
+        status: RwLock::new(status),
+        history: run.history.clone(),
         snapshot: snap_rx,
         options: WebOptions {
             auth: s.web_auth.clone(),
@@ -93,23 +71,11 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
             })
             .await
     });
-    context_role();
-    let hooks = Hooks::new(scenario.clone(), &http, s.host.as_deref(), s.seed);
-    hooks.fire("init", role_args()).await;
     let mut c = Controller {
         s,
-        scenario,
-        hooks,
-        state: state.clone(),
+        run,
+        state,
         snapshot: snap_tx,
-        test: None,
-        csv: None,
-        window: [
-            Arc::new(Mutex::new(Stats::new(now_unix()))),
-            Arc::new(Mutex::new(Stats::new(now_unix()))),
-        ],
-        older: 0,
-        window_started: Instant::now(),
         ended_at: None,
     };
     if s.autostart {
@@ -126,41 +92,23 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
             log::error!("--autostart: {e}");
         }
     }
-    let result = c.run(cmd_rx).await;
-    if c.test.is_some() {
-        c.stop().await;
-    }
+    let result = c.serve_commands(cmd_rx).await;
+    c.stop().await;
     // Open SSE streams end when the snapshot sender goes, so the server can stop at once.
-    let Controller {
-        snapshot, hooks, ..
-    } = c;
+    let Controller { run, snapshot, .. } = c;
     drop(snapshot);
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
-    let code = {
-        let st = state.stats.lock();
-        if st.has_failures() || st.has_exceptions() {
-            s.exit_code_on_error
-        } else {
-            0
-        }
-    };
-    let mut q = Map::new();
-    q.insert("exit_code".into(), Dynamic::from_int(code as i64));
-    hooks.fire("quitting", q).await;
+    let code = run.exit_code();
+    run.quit(code).await;
     result.map(|_| code)
 }
 
-fn context_role() {
-    crate::script::context::set_role(crate::script::context::Role {
-        kind: "local",
-        worker_index: 0,
-        worker_count: 0,
-    });
-}
-
 impl Controller<'_> {
-    async fn run(&mut self, mut cmds: mpsc::UnboundedReceiver<Command>) -> anyhow::Result<()> {
+    async fn serve_commands(
+        &mut self,
+        mut cmds: mpsc::UnboundedReceiver<Command>,
+    ) -> anyhow::Result<()> {
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -173,10 +121,21 @@ impl Controller<'_> {
                 _ = sigint.recv() => { log::info!("Got SIGINT signal, shutting down"); return Ok(()); }
                 _ = sigterm.recv() => { log::info!("Got SIGTERM signal, shutting down"); return Ok(()); }
             }
-            self.tick().await;
+            match self.run.tick().await {
+                Some(Tick::SpawningComplete(_)) => {
+                    self.state.status.write().state = RunState::Running
+                }
+                Some(Tick::End(why)) => {
+                    log::info!("{why}, stopping the test");
+                    self.stop().await;
+                }
+                None => {}
+            }
+            self.state.status.write().user_count = self.run.user_count();
             if last_second.elapsed() >= Duration::from_secs(1) {
                 last_second = Instant::now();
-                self.every_second();
+                self.run.every_second();
+                self.publish();
             }
             if let (Some(after), Some(ended)) = (self.s.autoquit, self.ended_at) {
                 if ended.elapsed() >= after {
@@ -210,11 +169,7 @@ impl Controller<'_> {
                 let _ = reply.send(());
             }
             Command::ResetStats { reply } => {
-                self.state.stats.lock().reset(now_unix());
-                for w in &self.window {
-                    w.lock().reset(now_unix());
-                }
-                self.hooks.fire("reset_stats", Map::new()).await;
+                self.run.reset_stats().await;
                 let _ = reply.send(());
             }
             Command::Reload { reply } => {
@@ -223,7 +178,6 @@ impl Controller<'_> {
         }
     }
 
-    /// Start a test, or re-target the running one (users, rate, run time).
     async fn start(
         &mut self,
         users: u64,
@@ -232,177 +186,42 @@ impl Controller<'_> {
         run_time: Option<Duration>,
         user_classes: Vec<String>,
     ) -> Result<(), String> {
-        let deadline = run_time.map(|t| Instant::now() + t);
-        if let Some(test) = &mut self.test {
-            // A running test keeps its host and classes; only the load changes.
-            if let Some(bad) = user_classes
-                .iter()
-                .find(|c| !self.scenario.classes.iter().any(|k| &k.name == *c))
-            {
-                return Err(format!("unknown user class '{bad}'"));
-            }
-            log::info!("Re-targeting to {users} users at a rate of {spawn_rate:.2} per second");
-            test.runner.set_target(users as usize, spawn_rate);
-            if run_time.is_some() {
-                test.deadline = deadline;
-            }
-            let mut st = self.state.status.write();
-            st.state = RunState::Spawning;
-            st.target_users = users;
-            st.spawn_rate = spawn_rate;
-            st.run_time = run_time.map(|t| t.as_secs_f64());
-            return Ok(());
+        let was_running = self.run.is_running();
+        self.run
+            .start(users, spawn_rate, host, run_time, user_classes)
+            .await?;
+        let mut st = self.state.status.write();
+        st.state = RunState::Spawning;
+        st.target_users = users;
+        st.spawn_rate = spawn_rate;
+        st.run_time = run_time.map(|t| t.as_secs_f64());
+        if !was_running {
+            st.host = self.run.host().to_string();
+            st.started_at = Some(self.run.started_at());
+            self.ended_at = None;
         }
-        let host = host
-            .filter(|h| !h.trim().is_empty())
-            .or_else(|| self.s.host.clone());
-        let cfg = RunnerConfig {
-            threads: self.s.threads,
-            http: HttpConfig {
-                insecure: self.s.insecure,
-                ..HttpConfig::default()
-            },
-            seed: self.s.seed,
-            max_stacks: self.s.max_coroutine_stacks,
-            host: host.clone(),
-            max_jobs: self.s.max_background_jobs,
-            user_classes,
-            stats: Some(self.state.stats.clone()),
-            windows: self.window.to_vec(),
-        };
-        self.state.stats.lock().reset(now_unix());
-        for w in &self.window {
-            w.lock().reset(now_unix());
-        }
-        self.state.history.lock().clear();
-        let mut runner = LocalRunner::new(self.scenario.clone(), cfg).map_err(|e| e.to_string())?;
-        self.csv = match &self.s.csv_prefix {
-            Some(p) => Some(
-                CsvWriter::new(p, self.s.csv_full_history).map_err(|e| format!("--csv: {e}"))?,
-            ),
-            None => None,
-        };
-        {
-            let mut st = self.state.status.write();
-            st.state = RunState::Spawning;
-            st.target_users = users;
-            st.spawn_rate = spawn_rate;
-            st.host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
-            st.started_at = Some(now_unix());
-            st.run_time = run_time.map(|t| t.as_secs_f64());
-        }
-        let mut args = role_args();
-        args.insert("host".into(), host.unwrap_or_default().into());
-        self.hooks.fire("test_start", args).await;
-        log::info!("Ramping to {users} users at a rate of {spawn_rate:.2} per second");
-        runner.set_target(users as usize, spawn_rate);
-        self.test = Some(Test { runner, deadline });
-        self.ended_at = None;
         Ok(())
     }
 
-    async fn tick(&mut self) {
-        let Some(test) = &mut self.test else { return };
-        if let Some(users) = test.runner.tick() {
-            self.state.status.write().state = RunState::Running;
-            let mut a = Map::new();
-            a.insert("user_count".into(), Dynamic::from_int(users as i64));
-            self.hooks.fire("spawning_complete", a).await;
-        }
-        let test = self.test.as_ref().expect("checked above");
-        self.state.status.write().user_count = test.runner.user_count() as u64;
-        if test.deadline.is_some_and(|d| Instant::now() >= d) {
-            log::info!("--run-time limit reached, stopping the test");
-            self.stop().await;
-        } else if let Some(reason) = crate::script::context::take_stop_request() {
-            log::info!("stop_test: {reason}; stopping the test");
-            self.stop().await;
-        }
-    }
-
     async fn stop(&mut self) {
-        let Some(mut test) = self.test.take() else {
+        if !self.run.is_running() {
             return;
-        };
-        self.state.status.write().state = RunState::Stopping;
-        self.hooks.fire("test_stopping", Map::new()).await;
-        test.runner
-            .stop(self.s.stop_timeout, std::future::pending())
-            .await;
-        test.runner.shutdown().await;
-        self.hooks.fire("test_stop", Map::new()).await;
-        if let Some(d) = crate::script::context::take_shard() {
-            self.state.stats.lock().merge(d);
         }
+        self.state.status.write().state = RunState::Stopping;
+        self.run.stop(std::future::pending()).await;
         {
             let mut st = self.state.status.write();
             st.state = RunState::Stopped;
             st.user_count = 0;
         }
-        self.every_second();
-        // The test is over: the last CSV write must include everything.
-        if let Some(csv) = &mut self.csv {
-            if let Err(e) = csv.write(&self.state.stats.lock(), 0, now_unix()) {
-                log::error!("writing the final CSV files: {e}");
-            }
-        }
-        self.write_html();
+        self.publish();
         self.ended_at = Some(Instant::now());
     }
 
-    /// History point, SSE snapshot, CSV files.
-    fn every_second(&mut self) {
-        let now = now_unix();
-        if self.window_started.elapsed() >= WINDOW / 2 {
-            self.window_started = Instant::now();
-            self.window[self.older].lock().reset(now);
-            self.older = 1 - self.older;
-        }
-        let (p50, p95) = {
-            let w = self.window[self.older].lock();
-            (w.total().percentile(0.5), w.total().percentile(0.95))
-        };
-        let users = self.state.status.read().user_count;
-        if self.test.is_some() {
-            let st = self.state.stats.lock();
-            let t = st.total();
-            self.state.history.lock().push(HistoryPoint {
-                time: now,
-                user_count: users,
-                current_rps: t.current_rps(now),
-                current_fail_per_sec: t.current_fail_per_sec(now),
-                response_time_percentile_50: p50,
-                response_time_percentile_95: p95,
-                total_requests: t.num_requests(),
-            });
-            if let Some(csv) = &mut self.csv {
-                if let Err(e) = csv.write(&st, users, now) {
-                    log::error!("writing CSV files: {e}");
-                }
-            }
-        }
-        let json = super::api::stats_requests_json(&self.state, now);
+    /// The `/stats/requests` JSON for the SSE stream.
+    fn publish(&self) {
+        let json = super::api::stats_requests_json(&self.state, now_unix());
         let _ = self.snapshot.send(Arc::from(json.to_string()));
-    }
-
-    fn write_html(&self) {
-        let Some(path) = self.s.html_path() else {
-            return;
-        };
-        let meta = crate::report::html::ReportMeta {
-            scenario: self.s.scenario.display().to_string(),
-            host: self.state.status.read().host.clone(),
-            start: self.state.status.read().started_at.unwrap_or_else(now_unix),
-            end: now_unix(),
-        };
-        let html = crate::report::html::render(
-            &self.state.stats.lock(),
-            &self.state.history.lock(),
-            &meta,
-        );
-        if let Err(e) = std::fs::write(&path, html) {
-            log::error!("writing the HTML report {}: {e}", path.display());
-        }
     }
 
     /// Re-read the scenario from disk. A compile error keeps the loaded one (and a running test).
@@ -422,21 +241,15 @@ impl Controller<'_> {
             Ok(sc) => {
                 let sc = Arc::new(sc);
                 let n = sc.classes.len();
-                let http = HttpConfig {
-                    insecure: self.s.insecure,
-                    ..HttpConfig::default()
-                };
-                self.hooks = Hooks::new(sc.clone(), &http, self.s.host.as_deref(), self.s.seed);
-                self.scenario = sc;
                 {
+                    let fresh = status_of(&sc, self.s);
                     let mut st = self.state.status.write();
-                    let fresh = status_of(&self.scenario, self.s);
                     st.classes = fresh.classes;
                     st.tasks = fresh.tasks;
                     st.reload_error = None;
                 }
-                self.hooks.fire("init", role_args()).await;
-                let when = if self.test.is_some() {
+                self.run.set_scenario(sc).await;
+                let when = if self.run.is_running() {
                     " (it applies to the next test)"
                 } else {
                     ""
@@ -452,13 +265,6 @@ impl Controller<'_> {
             }
         }
     }
-}
-
-fn default_host(sc: &Scenario) -> String {
-    sc.classes
-        .iter()
-        .find_map(|c| c.host.clone())
-        .unwrap_or_default()
 }
 
 fn status_of(sc: &Scenario, s: &Settings) -> Status {

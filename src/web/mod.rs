@@ -71,18 +71,7 @@ pub struct Status {
     pub run_time: Option<f64>,
 }
 
-/// One point of the charts, sampled every second while a test runs.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct HistoryPoint {
-    pub time: f64,
-    pub user_count: u64,
-    pub current_rps: f64,
-    pub current_fail_per_sec: f64,
-    /// Current (about 10 s window) response time percentiles, ms.
-    pub response_time_percentile_50: f64,
-    pub response_time_percentile_95: f64,
-    pub total_requests: u64,
-}
+pub use crate::runner::test_run::HistoryPoint;
 
 /// Commands from handlers to the controller. Every reply is sent once the change is applied.
 pub enum Command {
@@ -122,7 +111,7 @@ pub struct WebState {
     pub cmd: mpsc::UnboundedSender<Command>,
     pub stats: Arc<Mutex<Stats>>,
     pub status: RwLock<Status>,
-    pub history: Mutex<Vec<HistoryPoint>>,
+    pub history: Arc<Mutex<Vec<HistoryPoint>>>,
     /// The `/stats/requests` JSON, refreshed once a second (the SSE stream sends it).
     pub snapshot: watch::Receiver<Arc<str>>,
     pub options: WebOptions,
