@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::cli::{Command, DemoSettings, Settings};
 use crate::report::{console, json};
 use crate::runner::now_unix;
-use crate::runner::test_run::{runner_config, TestRun, Tick};
+use crate::runner::test_run::{runner_config, Load, TestRun, Tick};
 use crate::script::{LoadOptions, Scenario};
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
@@ -91,16 +91,7 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
     let mut run = TestRun::new(s, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    if let Err(e) = run
-        .start(
-            s.users,
-            s.spawn_rate,
-            s.host.clone(),
-            s.run_time,
-            Vec::new(),
-        )
-        .await
-    {
+    if let Err(e) = run.start(Load::from_settings(s)).await {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
     }

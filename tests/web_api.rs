@@ -71,14 +71,14 @@ impl Fake {
         tokio::spawn(async move {
             while let Some(cmd) = cmd_rx.recv().await {
                 match cmd {
-                    Command::Swarm {
-                        users,
-                        spawn_rate,
-                        host,
-                        run_time,
-                        user_classes,
-                        reply,
-                    } => {
+                    Command::Swarm { load, reply } => {
+                        let rustlocust::web::Load {
+                            users,
+                            spawn_rate,
+                            host,
+                            run_time,
+                            user_classes,
+                        } = load;
                         if user_classes.iter().any(|c| c == "Nope") {
                             log.lock().push("swarm refused".to_owned());
                             let _ = reply.send(Err("unknown user class 'Nope'".to_owned()));

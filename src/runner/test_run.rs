@@ -36,6 +36,31 @@ pub struct HistoryPoint {
     pub total_requests: u64,
 }
 
+/// The load a test is asked for (the command line, or the UI's /swarm form).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load {
+    pub users: u64,
+    pub spawn_rate: f64,
+    /// None: -H, else the classes' own hosts.
+    pub host: Option<String>,
+    pub run_time: Option<Duration>,
+    /// Empty: all classes.
+    pub user_classes: Vec<String>,
+}
+
+impl Load {
+    /// What -u, -r, -H and -t ask for.
+    pub fn from_settings(s: &Settings) -> Load {
+        Load {
+            users: s.users,
+            spawn_rate: s.spawn_rate,
+            host: s.host.clone(),
+            run_time: s.run_time,
+            user_classes: Vec::new(),
+        }
+    }
+}
+
 /// Why a test should end now.
 pub enum Tick {
     /// The ramp reached its target with this many users (spawning_complete fired).
@@ -128,14 +153,14 @@ impl<'a> TestRun<'a> {
     }
 
     /// Start a test, or re-target the running one (its host and classes stay; the load changes).
-    pub async fn start(
-        &mut self,
-        users: u64,
-        spawn_rate: f64,
-        host: Option<String>,
-        run_time: Option<Duration>,
-        user_classes: Vec<String>,
-    ) -> Result<(), String> {
+    pub async fn start(&mut self, load: Load) -> Result<(), String> {
+        let Load {
+            users,
+            spawn_rate,
+            host,
+            run_time,
+            user_classes,
+        } = load;
         let deadline = run_time.map(|t| Instant::now() + t);
         if let Some(test) = &mut self.test {
             if let Some(bad) = user_classes

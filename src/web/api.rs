@@ -41,7 +41,7 @@ use super::{Command, WebState};
 
 pub use metrics::render_metrics;
 pub use stats_json::{stats_requests_json, MAX_ROWS};
-pub use swarm::{parse_swarm, SwarmError, SwarmRequest, MAX_USERS};
+pub use swarm::{parse_swarm, SwarmError, MAX_USERS};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

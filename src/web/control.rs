@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
 use crate::cli::Settings;
 use crate::runner::now_unix;
-use crate::runner::test_run::{default_host, TestRun, Tick};
+use crate::runner::test_run::{default_host, Load, TestRun, Tick};
 use crate::script::{LoadOptions, Scenario, TaskKind, TaskSet};
 
 struct Controller<'a> {
@@ -79,16 +79,7 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
         ended_at: None,
     };
     if s.autostart {
-        if let Err(e) = c
-            .start(
-                s.users,
-                s.spawn_rate,
-                s.host.clone(),
-                s.run_time,
-                Vec::new(),
-            )
-            .await
-        {
+        if let Err(e) = c.start(Load::from_settings(s)).await {
             log::error!("--autostart: {e}");
         }
     }
@@ -151,17 +142,8 @@ impl Controller<'_> {
 
     async fn apply(&mut self, cmd: Command) {
         match cmd {
-            Command::Swarm {
-                users,
-                spawn_rate,
-                host,
-                run_time,
-                user_classes,
-                reply,
-            } => {
-                let r = self
-                    .start(users, spawn_rate, host, run_time, user_classes)
-                    .await;
+            Command::Swarm { load, reply } => {
+                let r = self.start(load).await;
                 let _ = reply.send(r);
             }
             Command::Stop { reply } => {
@@ -178,18 +160,10 @@ impl Controller<'_> {
         }
     }
 
-    async fn start(
-        &mut self,
-        users: u64,
-        spawn_rate: f64,
-        host: Option<String>,
-        run_time: Option<Duration>,
-        user_classes: Vec<String>,
-    ) -> Result<(), String> {
+    async fn start(&mut self, load: Load) -> Result<(), String> {
         let was_running = self.run.is_running();
-        self.run
-            .start(users, spawn_rate, host, run_time, user_classes)
-            .await?;
+        let (users, spawn_rate, run_time) = (load.users, load.spawn_rate, load.run_time);
+        self.run.start(load).await?;
         let mut st = self.state.status.write();
         st.state = RunState::Spawning;
         st.target_users = users;

@@ -7,7 +7,6 @@ pub mod assets;
 pub mod control;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use parking_lot::{Mutex, RwLock};
@@ -71,18 +70,13 @@ pub struct Status {
     pub run_time: Option<f64>,
 }
 
-pub use crate::runner::test_run::HistoryPoint;
+pub use crate::runner::test_run::{HistoryPoint, Load};
 
 /// Commands from handlers to the controller. Every reply is sent once the change is applied.
 pub enum Command {
     /// Start a test, or re-target the running one (Locust's POST /swarm).
     Swarm {
-        users: u64,
-        spawn_rate: f64,
-        host: Option<String>,
-        run_time: Option<Duration>,
-        /// Empty: all classes.
-        user_classes: Vec<String>,
+        load: Load,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Stop {

@@ -15,23 +15,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::ask;
-use crate::web::{Command, WebState};
+use crate::web::{Command, Load, WebState};
 
 /// The most users one `/swarm` may ask for (Locust has no limit; this guards the process).
 pub const MAX_USERS: u64 = 10_000_000;
-
-/// A validated `/swarm` request.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SwarmRequest {
-    pub users: u64,
-    pub spawn_rate: f64,
-    /// `None` when absent or empty: the controller keeps its host.
-    pub host: Option<String>,
-    /// `None` when absent, empty or zero (no time limit), as Locust's `if run_time:`.
-    pub run_time: Option<Duration>,
-    /// Empty: every class.
-    pub user_classes: Vec<String>,
-}
 
 /// Why a `/swarm` request was refused; the messages are Locust's where Locust has one.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -61,7 +48,7 @@ enum Field {
 
 /// Parses and validates a `/swarm` body. `content_type` picks JSON (`application/json`, `+json`,
 /// or no type and a body starting with `{`) or form-urlencoded.
-pub fn parse_swarm(content_type: Option<&str>, body: &[u8]) -> Result<SwarmRequest, SwarmError> {
+pub fn parse_swarm(content_type: Option<&str>, body: &[u8]) -> Result<Load, SwarmError> {
     let fields = if is_json(content_type, body) {
         json_fields(body)?
     } else {
@@ -118,7 +105,7 @@ fn json_field(value: Value) -> Field {
 
 /// Locust's loop over the form: the first occurrence of each key counts (`user_classes` collects
 /// all), a value that does not parse is reported at once, the ranges are checked at the end.
-fn validate(fields: Vec<(String, Field)>) -> Result<SwarmRequest, SwarmError> {
+fn validate(fields: Vec<(String, Field)>) -> Result<Load, SwarmError> {
     // The parsed count and its text (a range error quotes it).
     let mut users: Option<(Users, String)> = None;
     let mut spawn_rate: Option<f64> = None;
@@ -181,7 +168,7 @@ fn validate(fields: Vec<(String, Field)>) -> Result<SwarmRequest, SwarmError> {
         (Users::Negative, _) => return Err(SwarmError::MissingOrInvalid),
         (Users::TooMany, text) => return Err(SwarmError::TooManyUsers(py_repr(&text))),
     };
-    Ok(SwarmRequest {
+    Ok(Load {
         users,
         spawn_rate,
         host,
@@ -282,15 +269,7 @@ pub(super) async fn swarm(
     classes.sort();
     classes.dedup();
     let run_time = req.run_time;
-    let answer = ask(&state, |reply| Command::Swarm {
-        users: req.users,
-        spawn_rate: req.spawn_rate,
-        host: req.host,
-        run_time: req.run_time,
-        user_classes: req.user_classes,
-        reply,
-    })
-    .await;
+    let answer = ask(&state, |reply| Command::Swarm { load: req, reply }).await;
     match answer {
         Err(e) => e.into_response(),
         Ok(Err(message)) => {
@@ -333,7 +312,7 @@ fn seconds(d: Duration) -> Value {
 mod tests {
     use super::*;
 
-    fn form(body: &str) -> Result<SwarmRequest, SwarmError> {
+    fn form(body: &str) -> Result<Load, SwarmError> {
         parse_swarm(Some("application/x-www-form-urlencoded"), body.as_bytes())
     }
 
@@ -342,7 +321,7 @@ mod tests {
         let r = form("user_count=10&spawn_rate=2.5&host=http%3A%2F%2Fx&run_time=1h30m&user_classes=A&user_classes=B");
         assert_eq!(
             r,
-            Ok(SwarmRequest {
+            Ok(Load {
                 users: 10,
                 spawn_rate: 2.5,
                 host: Some("http://x".into()),
