@@ -6,49 +6,18 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
-use std::process::Command;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, scenario, spawn, stats_row, Run, Scenario, Target};
-
-/// `rustlocust <scenario> --headless --only-summary -H <target> --csv <dir>/run <args>`.
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
-        .arg(sc.dir.path().join("run"))
-        .args(args);
-    c
-}
-
-fn csv(sc: &Scenario, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&sc.dir.path().join(format!("run_{suffix}.csv")))
-}
+use common::{headless, num, scenario, spawn, stats_row, Run, Scenario, Target};
 
 /// Run to the end; returns the run, how long it took, and the instant its exit was seen.
 fn go(sc: &Scenario, t: &Target, args: &[&str]) -> (Run, f64, Instant) {
-    let p = spawn(cmd(sc, t, args));
+    let p = spawn(headless(sc, t, args));
     let started = p.started;
     let r = p.wait(Duration::from_secs(40));
     let exited = Instant::now();
     (r, (exited - started).as_secs_f64(), exited)
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
-}
-
-/// The `_exceptions.csv` rows (without the header) whose message contains `needle`.
-fn exceptions_with(sc: &Scenario, needle: &str) -> Vec<Vec<String>> {
-    let ex = csv(sc, "exceptions");
-    assert_eq!(ex[0], ["Count", "Message", "Traceback", "Nodes"]);
-    ex.into_iter()
-        .skip(1)
-        .filter(|r| r[1].contains(needle))
-        .collect()
 }
 
 #[test]
@@ -97,7 +66,7 @@ fn t() { this.client.get("/task"); }
         first_round < 0.5,
         "the jobs' first rounds ended {first_round:.2} s apart"
     );
-    let rows = csv(&sc, "stats");
+    let rows = sc.csv("stats");
     let job = stats_row(&rows, "JOB", "poll").expect("JOB poll row");
     assert_eq!(num(&job, "Request Count") as usize, bg.len());
     assert_eq!(job["Failure Count"], "0");
@@ -161,8 +130,8 @@ fn t() { this.client.get("/task"); }
     );
     let (r, _, _) = go(&sc, &t, &["-u", "2", "-r", "100", "-t", "2s"]);
     assert_eq!(r.code, 1, "an exception makes the exit code 1\n{}", r.all());
-    let rows = exceptions_with(&sc, "job boom");
-    assert_eq!(rows.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let rows = sc.exceptions_with("job boom");
+    assert_eq!(rows.len(), 1, "{:?}", sc.csv("exceptions"));
     assert_eq!(rows[0][0], "2", "one per user's job: {:?}", rows[0]);
     assert!(rows[0][1].contains("scenario.rhai:6:"), "{:?}", rows[0]);
     assert!(rows[0][2].contains("line 6"), "traceback: {:?}", rows[0][2]);
@@ -220,8 +189,8 @@ fn t() {
         &["--max-background-jobs", "3", "-u", "1", "-t", "2s"],
     );
     assert_eq!(r.code, 1, "an exception makes the exit code 1\n{}", r.all());
-    let rows = exceptions_with(&sc, "the most allowed");
-    assert_eq!(rows.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let rows = sc.exceptions_with("the most allowed");
+    assert_eq!(rows.len(), 1, "{:?}", sc.csv("exceptions"));
     assert_eq!(rows[0][0], "1", "{:?}", rows[0]);
     assert!(rows[0][1].contains('3'), "{:?}", rows[0]);
     assert!(rows[0][1].contains("scenario.rhai:8:"), "{:?}", rows[0]);
@@ -362,10 +331,10 @@ fn t() { this.client.get("/task"); }
     );
     let (r, _, _) = go(&sc, &t, &["-u", "1", "-t", "2s"]);
     assert_eq!(
-        csv(&sc, "exceptions").len(),
+        sc.csv("exceptions").len(),
         1,
         "exceptions: {:?}",
-        csv(&sc, "exceptions")
+        sc.csv("exceptions")
     );
     assert_eq!(r.code, 0, "{}", r.all());
     let n = t.seen.count("/slow");
@@ -393,7 +362,7 @@ fn t() { this.client.get("/task"); }
 "#,
     );
     let (r, _, _) = go(&sc, &t, &["-u", "1", "-t", "2s"]);
-    let ex = csv(&sc, "exceptions");
+    let ex = sc.csv("exceptions");
     assert_eq!(r.code, 1, "{}", r.all());
     assert_eq!(ex.len(), 2, "exceptions: {ex:?}");
     let msg = &ex[1][1];

@@ -7,58 +7,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Scenario, Target};
-
-/// `rustlocust <scenario> --headless --only-summary -H <target> --csv <dir>/run <args>`.
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
-        .arg(prefix(sc))
-        .args(args);
-    c
-}
-
-fn prefix(sc: &Scenario) -> PathBuf {
-    sc.dir.path().join("run")
-}
-
-fn csv(sc: &Scenario, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&sc.dir.path().join(format!("run_{suffix}.csv")))
-}
+use common::{count_of, headless, log_of, run, scenario, stats_row, Run, Scenario, Target};
 
 fn go(sc: &Scenario, t: &Target, args: &[&str]) -> Run {
-    run(cmd(sc, t, args), Duration::from_secs(40))
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> u64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
-}
-
-/// The `_exceptions.csv` rows (without the header) whose message contains `needle`.
-fn exceptions_with(sc: &Scenario, needle: &str) -> Vec<Vec<String>> {
-    let ex = csv(sc, "exceptions");
-    assert_eq!(ex[0], ["Count", "Message", "Traceback", "Nodes"]);
-    ex.into_iter()
-        .skip(1)
-        .filter(|r| r[1].contains(needle))
-        .collect()
-}
-
-/// Paths of the ordered server log that start with `prefix`.
-fn log_of(t: &Target, prefix: &str) -> Vec<String> {
-    t.seen
-        .log_snapshot()
-        .into_iter()
-        .filter(|p| p.starts_with(prefix))
-        .collect()
+    run(headless(sc, t, args), Duration::from_secs(40))
 }
 
 #[test]
@@ -142,7 +96,7 @@ fn t() {
 /// included. `slack`: how many listener calls the end of the test may cut short (a listener that
 /// waits is cancelled at its wait like a task).
 fn check_seen_matches_stats(sc: &Scenario, slack: u64) {
-    let rows = csv(sc, "stats");
+    let rows = sc.csv("stats");
     let cases = [
         ("GET", "/ok"),
         ("GET", "/status/500"),
@@ -158,8 +112,14 @@ fn check_seen_matches_stats(sc: &Scenario, slack: u64) {
             .unwrap_or_else(|| panic!("no {method} {name}: {rows:?}"));
         let seen =
             stats_row(&rows, "SEEN", name).unwrap_or_else(|| panic!("no SEEN {name}: {rows:?}"));
-        let (n, f) = (num(&row, "Request Count"), num(&row, "Failure Count"));
-        let (sn, sf) = (num(&seen, "Request Count"), num(&seen, "Failure Count"));
+        let (n, f) = (
+            count_of(&row, "Request Count"),
+            count_of(&row, "Failure Count"),
+        );
+        let (sn, sf) = (
+            count_of(&seen, "Request Count"),
+            count_of(&seen, "Failure Count"),
+        );
         let msg = format!(
             "{method} {name}: the request event saw {sn} samples ({sf} failures), the stats {n} ({f} failures)"
         );
@@ -204,10 +164,10 @@ on("request", |e| {{
     let r = go(&sc, &t, &["-u", "4", "-r", "100", "-t", "2s"]);
     assert_eq!(r.code, 1, "failures make the exit code 1\n{}", r.all());
     assert_eq!(
-        csv(&sc, "exceptions").len(),
+        sc.csv("exceptions").len(),
         1,
         "no exceptions: {:?}",
-        csv(&sc, "exceptions")
+        sc.csv("exceptions")
     );
     check_seen_matches_stats(&sc, 0);
 }
@@ -328,8 +288,8 @@ fn t() {
     let before = t.seen.count("/before");
     assert!(before >= 10, "the run did not go on: {before} tasks");
     assert_eq!(t.seen.count("/after"), 0, "the task stops at the error");
-    let rows = exceptions_with(&sc, "never_created");
-    assert_eq!(rows.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let rows = sc.exceptions_with("never_created");
+    assert_eq!(rows.len(), 1, "{:?}", sc.csv("exceptions"));
     let count: u64 = rows[0][0].parse().unwrap();
     assert!(
         count + 1 >= before && count <= before,
@@ -391,8 +351,8 @@ on("test_start", |e| client().get("/ts2"));
         second + 1 >= tasks && after + 1 >= tasks,
         "{tasks} tasks, /second {second}, /after_fire {after}"
     );
-    let x = exceptions_with(&sc, "error in a listener of event 'x'");
-    assert_eq!(x.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let x = sc.exceptions_with("error in a listener of event 'x'");
+    assert_eq!(x.len(), 1, "{:?}", sc.csv("exceptions"));
     assert!(x[0][1].contains("x boom"), "{:?}", x[0]);
     assert!(x[0][1].contains("scenario.rhai:9:"), "{:?}", x[0]);
     let n: u64 = x[0][0].parse().unwrap();
@@ -400,8 +360,8 @@ on("test_start", |e| client().get("/ts2"));
         n + 1 >= tasks && n <= tasks,
         "{n} listener errors in {tasks} fires"
     );
-    let ts = exceptions_with(&sc, "error in a listener of event 'test_start'");
-    assert_eq!(ts.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let ts = sc.exceptions_with("error in a listener of event 'test_start'");
+    assert_eq!(ts.len(), 1, "{:?}", sc.csv("exceptions"));
     assert_eq!(ts[0][0], "1");
     assert!(ts[0][1].contains("ts boom"), "{:?}", ts[0]);
     assert!(
@@ -431,8 +391,8 @@ fn t() {
     assert_eq!(t.seen.count("/test_start"), 1, "only rustlocust fired it");
     assert_eq!(t.seen.count("/after"), 0, "fire() raised");
     assert!(t.seen.count("/before") >= 10);
-    let rows = exceptions_with(&sc, "test_start");
-    assert_eq!(rows.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    let rows = sc.exceptions_with("test_start");
+    assert_eq!(rows.len(), 1, "{:?}", sc.csv("exceptions"));
     assert!(rows[0][1].contains("built-in"), "{:?}", rows[0]);
     assert!(rows[0][1].contains("scenario.rhai:6:"), "{:?}", rows[0]);
 }
@@ -459,11 +419,11 @@ fn t() {
     );
     let ticks = t.seen.count("/tick");
     assert!(ticks >= 10, "only {ticks} tasks");
-    let rows = csv(&sc, "stats");
+    let rows = sc.csv("stats");
     let good = stats_row(&rows, "FIRED", "good").expect("FIRED good row");
     let bad = stats_row(&rows, "FIRED", "bad").expect("FIRED bad row");
     for row in [&good, &bad] {
-        let n = num(row, "Request Count");
+        let n = count_of(row, "Request Count");
         assert!(n + 1 >= ticks && n <= ticks, "{n} samples in {ticks} tasks");
     }
     assert_eq!(good["Failure Count"], "0");
@@ -481,14 +441,14 @@ fn t() {
         assert_eq!(v, want, "{col} of {good:?}");
     }
     assert_eq!(bad["Failure Count"], bad["Request Count"]);
-    let failures = csv(&sc, "failures");
+    let failures = sc.csv("failures");
     assert!(
         failures
             .iter()
             .any(|f| f[..3] == ["FIRED", "bad", "it broke"]),
         "{failures:?}"
     );
-    assert_eq!(csv(&sc, "exceptions").len(), 1, "no exceptions");
+    assert_eq!(sc.csv("exceptions").len(), 1, "no exceptions");
 }
 
 #[test]
@@ -529,9 +489,9 @@ fn t() {
         f[3]
     );
     // The task's own exception, and the sleeping listener's error (it may not wait).
-    assert_eq!(exceptions_with(&sc, "task boom").len(), 1);
-    let sleeper = exceptions_with(&sc, "error in a listener of event 'user_error'");
-    assert_eq!(sleeper.len(), 1, "{:?}", csv(&sc, "exceptions"));
+    assert_eq!(sc.exceptions_with("task boom").len(), 1);
+    let sleeper = sc.exceptions_with("error in a listener of event 'user_error'");
+    assert_eq!(sleeper.len(), 1, "{:?}", sc.csv("exceptions"));
     assert!(
         sleeper[0][1].contains("scenario.rhai:4:"),
         "{:?}",

@@ -5,40 +5,16 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{bin, read_csv, scenario, spawn, stats_row, Run, Scenario, Target};
-
-/// `rustlocust <scenario> --headless --only-summary -H <target> --csv <dir>/run <args>`.
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
-        .arg(sc.dir.path().join("run"))
-        .args(args);
-    c
-}
-
-fn csv(sc: &Scenario, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&sc.dir.path().join(format!("run_{suffix}.csv")))
-}
+use common::{headless, log_of, scenario, spawn, stats_row, Run, Scenario, Target};
 
 /// Run to the end; returns the run and how long it took.
 fn go(sc: &Scenario, t: &Target, args: &[&str]) -> (Run, f64) {
-    let p = spawn(cmd(sc, t, args));
+    let p = spawn(headless(sc, t, args));
     let started = p.started;
     let r = p.wait(Duration::from_secs(40));
     (r, started.elapsed().as_secs_f64())
-}
-
-/// Paths of the ordered server log that start with `prefix`.
-fn log_of(t: &Target, prefix: &str) -> Vec<String> {
-    t.seen
-        .log_snapshot()
-        .into_iter()
-        .filter(|p| p.starts_with(prefix))
-        .collect()
 }
 
 /// The numbers in the path segments after `prefix` (`/w/1/2` -> [1, 2]).
@@ -256,7 +232,7 @@ fn each_is_an_exception(cases: &[(&str, &str)]) -> Scenario {
     let users = cases.len().to_string();
     let (r, _) = go(&sc, &t, &["-u", &users, "-r", "100", "-t", "2s"]);
     assert_eq!(r.code, 1, "exceptions make the exit code 1\n{}", r.all());
-    let ex = csv(&sc, "exceptions");
+    let ex = sc.csv("exceptions");
     for (i, (body, text)) in cases.iter().enumerate() {
         let alive = t.seen.count(&format!("/alive/{i}"));
         assert!(alive >= 3, "{body}: the user ran {alive} tasks");
@@ -312,7 +288,7 @@ fn bad_reports_and_a_timer_reported_twice_are_exceptions() {
             "already reported",
         ),
     ]);
-    let rows = csv(&sc, "stats");
+    let rows = sc.csv("stats");
     assert!(
         rows.iter()
             .all(|r| r.get(1).map(String::as_str) != Some("bad")),

@@ -685,3 +685,58 @@ pub const LOCUST_CURRENT_PERCENTILE_KEYS: [&str; 2] = [
     "response_time_percentile_0.5",
     "response_time_percentile_0.95",
 ];
+
+/// `rustlocust <scenario> --headless --only-summary -H <target> --csv <dir>/run <args>`.
+pub fn headless(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg(&sc.path)
+        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
+        .arg(sc.prefix())
+        .args(args);
+    c
+}
+
+impl Scenario {
+    /// The `--csv` prefix `headless` uses.
+    pub fn prefix(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// `<prefix>_<suffix>.csv` as rows of fields (e.g. `stats`, `failures`, `exceptions`).
+    pub fn csv(&self, suffix: &str) -> Vec<Vec<String>> {
+        read_csv(&self.dir.path().join(format!("run_{suffix}.csv")))
+    }
+
+    /// The `_exceptions.csv` rows (without the header) whose message contains `needle`.
+    pub fn exceptions_with(&self, needle: &str) -> Vec<Vec<String>> {
+        let ex = self.csv("exceptions");
+        assert_eq!(ex[0], ["Count", "Message", "Traceback", "Nodes"]);
+        ex.into_iter()
+            .skip(1)
+            .filter(|r| r[1].contains(needle))
+            .collect()
+    }
+}
+
+/// Paths of the target's ordered log that start with `prefix`.
+pub fn log_of(t: &Target, prefix: &str) -> Vec<String> {
+    t.seen
+        .log_snapshot()
+        .into_iter()
+        .filter(|p| p.starts_with(prefix))
+        .collect()
+}
+
+/// A number from a CSV row (as a header -> value map).
+pub fn num(row: &HashMap<String, String>, col: &str) -> f64 {
+    row[col]
+        .parse()
+        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
+}
+
+/// A count (a whole number) from a CSV row.
+pub fn count_of(row: &HashMap<String, String>, col: &str) -> u64 {
+    row[col]
+        .parse()
+        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
+}
