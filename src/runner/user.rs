@@ -145,8 +145,10 @@ async fn live(
                 } else {
                     let left = frames.pop().expect("checked above");
                     if let Some(cb) = &left.set.on_stop {
+                        // Like every on_stop, it runs even when the user is being stopped right
+                        // now (only ABORT cancels it): the set was left, its clean-up is due.
                         if let Step::StopUser | Step::Cancelled = u
-                            .call(cb, &format!("{}.on_stop", left.set.name), level::KILL)
+                            .call(cb, &format!("{}.on_stop", left.set.name), level::ABORT)
                             .await
                         {
                             break;
