@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::{Command, DemoSettings, Settings};
+use crate::http::HttpConfig;
 use crate::report::{console, json};
-use crate::runner::now_unix;
-use crate::runner::test_run::{runner_config, Load, TestRun, Tick};
+use crate::run::{Load, Outputs, RunConfig, TestRun, Tick};
+use crate::runner::RunnerConfig;
 use crate::script::{LoadOptions, Scenario};
+use crate::stats::unix_now as now_unix;
+use crate::web::WebOptions;
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
 const QUICKSTART: &str = include_str!("../scripts/quickstart.rhai");
@@ -41,6 +44,57 @@ fn load_options(s: &Settings) -> LoadOptions {
         tags: s.tags.clone(),
         exclude_tags: s.exclude_tags.clone(),
         user_classes: s.user_classes.clone(),
+    }
+}
+
+/// What the settings ask of a test run.
+pub fn run_config(s: &Settings) -> RunConfig {
+    RunConfig {
+        scenario_file: s.scenario.clone(),
+        scenario_options: load_options(s),
+        load: Load {
+            users: s.users,
+            spawn_rate: s.spawn_rate,
+            host: s.host.clone(),
+            run_time: s.run_time,
+            user_classes: Vec::new(),
+        },
+        stop_timeout: s.stop_timeout,
+        runner: RunnerConfig {
+            threads: s.threads,
+            http: HttpConfig {
+                insecure: s.insecure,
+                ..HttpConfig::default()
+            },
+            seed: s.seed,
+            max_stacks: s.max_coroutine_stacks,
+            host: s.host.clone(),
+            max_jobs: s.max_background_jobs,
+            user_classes: Vec::new(),
+            stats: None,
+            windows: Vec::new(),
+        },
+        outputs: Outputs {
+            csv_prefix: s.csv_prefix.clone(),
+            csv_full_history: s.csv_full_history,
+            html: s.html_path(),
+        },
+        exit_code_on_error: s.exit_code_on_error,
+    }
+}
+
+/// What the settings ask of the web front end.
+pub fn web_options(s: &Settings) -> WebOptions {
+    WebOptions {
+        bind: std::net::SocketAddr::new(s.web_host, s.web_port),
+        autostart: s.autostart,
+        autoquit: s.autoquit,
+        auth: s.web_auth.clone(),
+        full_history_csv: s
+            .csv_prefix
+            .as_ref()
+            .filter(|_| s.csv_full_history)
+            .map(|p| std::path::PathBuf::from(format!("{}_stats_history.csv", p.display()))),
     }
 }
 
@@ -81,17 +135,20 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         .build()
         .context("starting the runtime")?;
     if !s.headless {
-        return tokio::task::LocalSet::new().block_on(&rt, crate::web::control::serve(s, scenario));
+        let serve = crate::web::control::serve(run_config(s), web_options(s), scenario);
+        return tokio::task::LocalSet::new().block_on(&rt, serve);
     }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
     tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s))
 }
 
 async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
-    let mut run = TestRun::new(s, scenario).await;
+    let cfg = run_config(s);
+    let load = cfg.load.clone();
+    let mut run = TestRun::new(cfg, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    if let Err(e) = run.start(Load::from_settings(s)).await {
+    if let Err(e) = run.start(load).await {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
     }
@@ -156,7 +213,7 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
         .build()?;
     println!("dry run against the target:");
     let ok = tokio::task::LocalSet::new()
-        .block_on(&rt, crate::runner::dry_run(scenario, runner_config(s)));
+        .block_on(&rt, crate::runner::dry_run(scenario, run_config(s).runner));
     match ok {
         Ok(true) => {
             println!("dry run: OK");

@@ -1,5 +1,5 @@
 //! rustlocust: Locust rebuilt in Rust. Data flows one way:
-//! CLI/config → scenario (compiled once) → runner → users → HTTP → stats → reporters.
+//! options → scenario (compiled once) → test run → runner → users → HTTP → stats → reporters.
 //!
 //! The binary (`main.rs`) is a thin shell over these modules; everything is testable as a library.
 
@@ -10,7 +10,9 @@ pub mod coro;
 pub mod demo;
 pub mod http;
 pub mod logging;
+pub mod pyfmt;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod script;
 pub mod stats;

@@ -522,8 +522,8 @@ async fn full_history_csv_is_served_when_enabled() {
     let content = "Timestamp,User Count,Type,Name\r\n1,2,,Aggregated\r\n";
     std::fs::write(&path, content).unwrap_or_else(|e| panic!("write: {e}"));
     let fake = Fake::start_with(WebOptions {
-        auth: None,
         full_history_csv: Some(path),
+        ..WebOptions::default()
     })
     .await;
     let res = fake.get("/stats/requests_full_history/csv").await;
@@ -570,7 +570,7 @@ async fn unknown_route_is_json_404_and_cors_is_open() {
 async fn basic_auth_guards_every_route() {
     let fake = Fake::start_with(WebOptions {
         auth: Some(("admin".to_owned(), "s3cret:x".to_owned())),
-        full_history_csv: None,
+        ..WebOptions::default()
     })
     .await;
     for path in [

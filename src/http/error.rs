@@ -1,7 +1,7 @@
 //! Errors of the HTTP client, rendered the way Locust shows them (the Python exception repr), so
 //! failure tables group and read like Locust's.
 
-use crate::report::format::py_repr;
+use crate::pyfmt::py_repr;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;

@@ -10,7 +10,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{format_ms, format_utc, py_float_repr, readable_percentile};
+use super::format::{format_ms, format_utc, readable_percentile};
+use crate::pyfmt::py_float_repr;
 use crate::stats::{Entry, Stats, PERCENTILES_TO_REPORT};
 
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::format::format_ms;
+use crate::stats::HistoryPoint;
 use crate::stats::{Entry, Stats};
-use crate::web::HistoryPoint;
 
 const UPLOT_JS: &str = include_str!("../../web/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../web/vendor/uPlot.min.css");

@@ -4,7 +4,6 @@
 
 pub mod dispatch;
 pub mod hooks;
-pub mod test_run;
 pub mod user;
 pub mod worker;
 
@@ -20,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::coro::{level, StackPool, StopSignal};
 use crate::http::{BaseUrl, HttpConfig};
 use crate::script::Scenario;
-use crate::stats::{Delta, Stats};
+use crate::stats::{unix_now, Delta, Stats};
 use dispatch::{ClassOrder, ClassWeight};
 use worker::{Cmd, UserSpec, WorkerHandle, WorkerSetup};
 
@@ -41,6 +40,7 @@ pub enum RunnerError {
     Thread(#[from] std::io::Error),
 }
 
+#[derive(Clone)]
 pub struct RunnerConfig {
     pub threads: usize,
     pub http: HttpConfig,
@@ -142,7 +142,7 @@ impl LocalRunner {
             ramp: None,
             stats: cfg
                 .stats
-                .unwrap_or_else(|| Arc::new(Mutex::new(Stats::new(now_unix())))),
+                .unwrap_or_else(|| Arc::new(Mutex::new(Stats::new(unix_now())))),
             deltas: drx,
             live,
             windows: cfg.windows,
@@ -443,16 +443,9 @@ pub async fn dry_run(scenario: Arc<Scenario>, cfg: RunnerConfig) -> Result<bool,
     }
     context::echo_samples(false);
     context::set_host(None);
-    let mut stats = Stats::new(now_unix());
+    let mut stats = Stats::new(unix_now());
     if let Some(d) = context::take_shard() {
         stats.merge(d);
     }
     Ok(!stats.has_failures() && !stats.has_exceptions())
-}
-
-pub fn now_unix() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -74,7 +74,7 @@ pub fn register(engine: &mut Engine) {
         context::request_stop_test(reason.to_string())
     });
 
-    engine.register_fn("now", crate::runner::now_unix);
+    engine.register_fn("now", crate::stats::unix_now);
     engine.register_fn("monotonic", || process_start().elapsed().as_secs_f64());
 
     engine.register_fn("random_choice", |items: Array| -> R<Dynamic> {

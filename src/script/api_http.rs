@@ -4,7 +4,7 @@
 //! the verdict to the script (`resp.success()` / `resp.failure(msg)`), reported when the response
 //! is dropped (the end of Locust's `with` block).
 
-use crate::report::format::py_repr;
+use crate::pyfmt::py_repr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

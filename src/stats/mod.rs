@@ -12,6 +12,7 @@ mod bucket;
 mod entry;
 mod errors;
 mod histogram;
+mod history;
 mod shard;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,6 +22,7 @@ pub use bucket::bucket_response_time;
 pub use entry::{Entry, LocustEntryDict};
 pub use errors::{ErrorRow, ExceptionRow};
 pub use histogram::{sanitize_response_time, MAX_RESPONSE_TIME_MS};
+pub use history::HistoryPoint;
 pub use shard::{Delta, Shard};
 
 /// Locust's `PERCENTILES_TO_REPORT`: the console and CSV percentile columns.
@@ -28,7 +30,8 @@ pub const PERCENTILES_TO_REPORT: [f64; 11] = [
     0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
 ];
 
-/// Wall-clock unix time in seconds (0 if the clock is before 1970).
+/// Wall-clock unix time in seconds (0 if the clock is before 1970): the one clock of stats,
+/// reports and scripts' `now()`.
 pub fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

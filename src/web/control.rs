@@ -4,7 +4,6 @@
 //! runs on the control thread inside a `LocalSet`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,34 +16,37 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
-use crate::cli::Settings;
-use crate::runner::now_unix;
-use crate::runner::test_run::{default_host, Load, TestRun, Tick};
-use crate::script::{LoadOptions, Scenario, TaskKind, TaskSet};
+use crate::run::{default_host, Load, RunConfig, TestRun, Tick};
+use crate::script::{Scenario, TaskKind, TaskSet};
+use crate::stats::unix_now as now_unix;
 
-struct Controller<'a> {
-    s: &'a Settings,
-    run: TestRun<'a>,
+struct Controller {
+    web: WebOptions,
+    run: TestRun,
     state: Arc<WebState>,
     snapshot: watch::Sender<Arc<str>>,
     ended_at: Option<Instant>,
 }
 
 /// Serve the UI and API until Ctrl-C (or `--autoquit`); returns the exit code.
-pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32> {
-    let listener = tokio::net::TcpListener::bind((s.web_host, s.web_port))
+pub async fn serve(
+    cfg: RunConfig,
+    web: WebOptions,
+    scenario: Arc<Scenario>,
+) -> anyhow::Result<i32> {
+    let listener = tokio::net::TcpListener::bind(web.bind)
         .await
-        .with_context(|| format!("binding the web UI to {}:{}", s.web_host, s.web_port))?;
+        .with_context(|| format!("binding the web UI to {}", web.bind))?;
     let addr: SocketAddr = listener.local_addr()?;
-    if !s.web_host.is_loopback() && s.web_auth.is_none() {
+    if !web.bind.ip().is_loopback() && web.auth.is_none() {
         log::warn!(
             "the web UI listens on {addr}, which is not a loopback address, without --web-auth: anyone who can \
              reach it can start load tests"
         );
     }
     log::info!("Starting web interface at http://{addr}");
-    let status = status_of(&scenario, s);
-    let run = TestRun::new(s, scenario).await;
+    let status = status_of(&scenario, &cfg);
+    let run = TestRun::new(cfg, scenario).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
     let state = Arc::new(WebState {
@@ -53,14 +55,7 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
         status: RwLock::new(status),
         history: run.history.clone(),
         snapshot: snap_rx,
-        options: WebOptions {
-            auth: s.web_auth.clone(),
-            full_history_csv: s
-                .csv_prefix
-                .as_ref()
-                .filter(|_| s.csv_full_history)
-                .map(|p| PathBuf::from(format!("{}_stats_history.csv", p.display()))),
-        },
+        options: web.clone(),
     });
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let app = super::router(state.clone());
@@ -71,15 +66,16 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
             })
             .await
     });
+    let autostart = web.autostart;
     let mut c = Controller {
-        s,
+        web,
         run,
         state,
         snapshot: snap_tx,
         ended_at: None,
     };
-    if s.autostart {
-        if let Err(e) = c.start(Load::from_settings(s)).await {
+    if autostart {
+        if let Err(e) = c.start(c.run.config().load.clone()).await {
             log::error!("--autostart: {e}");
         }
     }
@@ -95,7 +91,7 @@ pub async fn serve(s: &Settings, scenario: Arc<Scenario>) -> anyhow::Result<i32>
     result.map(|_| code)
 }
 
-impl Controller<'_> {
+impl Controller {
     async fn serve_commands(
         &mut self,
         mut cmds: mpsc::UnboundedReceiver<Command>,
@@ -128,7 +124,7 @@ impl Controller<'_> {
                 self.run.every_second();
                 self.publish();
             }
-            if let (Some(after), Some(ended)) = (self.s.autoquit, self.ended_at) {
+            if let (Some(after), Some(ended)) = (self.web.autoquit, self.ended_at) {
                 if ended.elapsed() >= after {
                     log::info!(
                         "--autoquit: quitting {} s after the test ended",
@@ -200,12 +196,9 @@ impl Controller<'_> {
 
     /// Re-read the scenario from disk. A compile error keeps the loaded one (and a running test).
     async fn reload(&mut self) -> Result<String, String> {
-        let opts = LoadOptions {
-            tags: self.s.tags.clone(),
-            exclude_tags: self.s.exclude_tags.clone(),
-            user_classes: self.s.user_classes.clone(),
-        };
-        match Scenario::load(&self.s.scenario, &opts) {
+        let cfg = self.run.config();
+        let file = cfg.scenario_file.clone();
+        match Scenario::load(&file, &cfg.scenario_options) {
             Err(e) => {
                 let msg = e.to_string();
                 log::error!("reload failed, keeping the loaded scenario: {msg}");
@@ -216,7 +209,7 @@ impl Controller<'_> {
                 let sc = Arc::new(sc);
                 let n = sc.classes.len();
                 {
-                    let fresh = status_of(&sc, self.s);
+                    let fresh = status_of(&sc, self.run.config());
                     let mut st = self.state.status.write();
                     st.classes = fresh.classes;
                     st.tasks = fresh.tasks;
@@ -228,27 +221,24 @@ impl Controller<'_> {
                 } else {
                     ""
                 };
-                log::info!(
-                    "reloaded {}: {n} user classes{when}",
-                    self.s.scenario.display()
-                );
+                log::info!("reloaded {}: {n} user classes{when}", file.display());
                 Ok(format!(
                     "Reloaded {}: {n} user class(es){when}",
-                    self.s.scenario.display()
+                    file.display()
                 ))
             }
         }
     }
 }
 
-fn status_of(sc: &Scenario, s: &Settings) -> Status {
+fn status_of(sc: &Scenario, cfg: &RunConfig) -> Status {
     Status {
         state: RunState::Ready,
         user_count: 0,
-        target_users: s.users,
-        spawn_rate: s.spawn_rate,
-        host: s.host.clone().unwrap_or_else(|| default_host(sc)),
-        scenario_file: s.scenario.display().to_string(),
+        target_users: cfg.load.users,
+        spawn_rate: cfg.load.spawn_rate,
+        host: cfg.load.host.clone().unwrap_or_else(|| default_host(sc)),
+        scenario_file: cfg.scenario_file.display().to_string(),
         classes: sc
             .classes
             .iter()
@@ -262,7 +252,7 @@ fn status_of(sc: &Scenario, s: &Settings) -> Status {
         tasks: tasks_json(sc),
         reload_error: None,
         started_at: None,
-        run_time: s.run_time.map(|t| t.as_secs_f64()),
+        run_time: cfg.load.run_time.map(|t| t.as_secs_f64()),
     }
 }
 

@@ -70,7 +70,8 @@ pub struct Status {
     pub run_time: Option<f64>,
 }
 
-pub use crate::runner::test_run::{HistoryPoint, Load};
+pub use crate::run::Load;
+pub use crate::stats::HistoryPoint;
 
 /// Commands from handlers to the controller. Every reply is sent once the change is applied.
 pub enum Command {
@@ -91,13 +92,32 @@ pub enum Command {
     },
 }
 
-/// Settings the web layer needs from the command line.
-#[derive(Clone, Debug, Default)]
+/// What the web front end is asked for (the options layer builds it; the web layer never sees
+/// the command line).
+#[derive(Clone, Debug)]
 pub struct WebOptions {
+    /// Address and port the UI listens on (port 0: any free port).
+    pub bind: std::net::SocketAddr,
+    /// Start a test at once with the run's configured load.
+    pub autostart: bool,
+    /// With `autostart`: quit this long after the test ended.
+    pub autoquit: Option<std::time::Duration>,
     /// `--web-auth user:pass` (basic auth on every route).
     pub auth: Option<(String, String)>,
     /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
     pub full_history_csv: Option<std::path::PathBuf>,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8089)),
+            autostart: false,
+            autoquit: None,
+            auth: None,
+            full_history_csv: None,
+        }
+    }
 }
 
 /// Everything handlers read. One per process; the controller updates it.

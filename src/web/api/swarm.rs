@@ -3,7 +3,7 @@
 //! reads them (`int()`, `float()`, its timespan parser) and rejected with Locust's messages,
 //! before any command reaches the controller.
 
-use crate::report::format::py_repr;
+use crate::pyfmt::py_repr;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -9,57 +9,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
-use serde::Serialize;
 
-use super::hooks::{role_args, Hooks};
-use super::{now_unix, LocalRunner, RunnerConfig};
-use crate::cli::Settings;
-use crate::http::HttpConfig;
+use super::{Load, RunConfig};
 use crate::report::csv::CsvWriter;
+use crate::runner::hooks::{role_args, Hooks};
+use crate::runner::{LocalRunner, RunnerConfig};
 use crate::script::context::{self, Role};
 use crate::script::Scenario;
-use crate::stats::Stats;
+use crate::stats::{unix_now as now_unix, HistoryPoint, Stats};
 
 /// How far back "current" chart percentiles look (Locust uses about 10 s).
 const WINDOW: Duration = Duration::from_secs(10);
-
-/// One point of the charts, sampled every second while a test runs.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct HistoryPoint {
-    pub time: f64,
-    pub user_count: u64,
-    pub current_rps: f64,
-    pub current_fail_per_sec: f64,
-    /// Current (5–10 s window) response time percentiles, ms.
-    pub response_time_percentile_50: f64,
-    pub response_time_percentile_95: f64,
-    pub total_requests: u64,
-}
-
-/// The load a test is asked for (the command line, or the UI's /swarm form).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Load {
-    pub users: u64,
-    pub spawn_rate: f64,
-    /// None: -H, else the classes' own hosts.
-    pub host: Option<String>,
-    pub run_time: Option<Duration>,
-    /// Empty: all classes.
-    pub user_classes: Vec<String>,
-}
-
-impl Load {
-    /// What -u, -r, -H and -t ask for.
-    pub fn from_settings(s: &Settings) -> Load {
-        Load {
-            users: s.users,
-            spawn_rate: s.spawn_rate,
-            host: s.host.clone(),
-            run_time: s.run_time,
-            user_classes: Vec::new(),
-        }
-    }
-}
 
 /// Why a test should end now.
 pub enum Tick {
@@ -74,8 +34,8 @@ struct Active {
     deadline: Option<Instant>,
 }
 
-pub struct TestRun<'a> {
-    s: &'a Settings,
+pub struct TestRun {
+    cfg: RunConfig,
     scenario: Arc<Scenario>,
     hooks: Hooks,
     pub stats: Arc<Mutex<Stats>>,
@@ -91,20 +51,29 @@ pub struct TestRun<'a> {
     started_at: f64,
 }
 
-impl<'a> TestRun<'a> {
+impl TestRun {
     /// Set up the runner's script context (role, hooks) for `scenario` and fire `init`.
-    pub async fn new(s: &'a Settings, scenario: Arc<Scenario>) -> TestRun<'a> {
+    pub async fn new(cfg: RunConfig, scenario: Arc<Scenario>) -> TestRun {
         context::set_role(Role {
             kind: "local",
             worker_index: 0,
             worker_count: 0,
         });
-        let hooks = Hooks::new(scenario.clone(), &http_config(s), s.host.as_deref(), s.seed);
+        let hooks = Hooks::new(
+            scenario.clone(),
+            &cfg.runner.http,
+            cfg.runner.host.as_deref(),
+            cfg.runner.seed,
+        );
         hooks.fire("init", role_args()).await;
         let fresh = || Arc::new(Mutex::new(Stats::new(now_unix())));
         TestRun {
-            s,
-            host: s.host.clone().unwrap_or_else(|| default_host(&scenario)),
+            host: cfg
+                .runner
+                .host
+                .clone()
+                .unwrap_or_else(|| default_host(&scenario)),
+            cfg,
             scenario,
             hooks,
             stats: fresh(),
@@ -118,6 +87,10 @@ impl<'a> TestRun<'a> {
         }
     }
 
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
     pub fn scenario(&self) -> &Arc<Scenario> {
         &self.scenario
     }
@@ -126,9 +99,9 @@ impl<'a> TestRun<'a> {
     pub async fn set_scenario(&mut self, scenario: Arc<Scenario>) {
         self.hooks = Hooks::new(
             scenario.clone(),
-            &http_config(self.s),
-            self.s.host.as_deref(),
-            self.s.seed,
+            &self.cfg.runner.http,
+            self.cfg.runner.host.as_deref(),
+            self.cfg.runner.seed,
         );
         self.scenario = scenario;
         self.hooks.fire("init", role_args()).await;
@@ -178,18 +151,18 @@ impl<'a> TestRun<'a> {
         }
         let host = host
             .filter(|h| !h.trim().is_empty())
-            .or_else(|| self.s.host.clone());
+            .or_else(|| self.cfg.runner.host.clone());
         let cfg = RunnerConfig {
             host: host.clone(),
             user_classes,
             stats: Some(self.stats.clone()),
             windows: self.window.to_vec(),
-            ..runner_config(self.s)
+            ..self.cfg.runner.clone()
         };
         let mut runner = LocalRunner::new(self.scenario.clone(), cfg).map_err(|e| e.to_string())?;
-        self.csv = match &self.s.csv_prefix {
+        self.csv = match &self.cfg.outputs.csv_prefix {
             Some(p) => Some(
-                CsvWriter::new(p, self.s.csv_full_history)
+                CsvWriter::new(p, self.cfg.outputs.csv_full_history)
                     .map_err(|e| format!("--csv {}: {e}", p.display()))?,
             ),
             None => None,
@@ -266,7 +239,7 @@ impl<'a> TestRun<'a> {
             return;
         };
         self.hooks.fire("test_stopping", Map::new()).await;
-        test.runner.stop(self.s.stop_timeout, hurry).await;
+        test.runner.stop(self.cfg.stop_timeout, hurry).await;
         test.runner.shutdown().await;
         self.hooks.fire("test_stop", Map::new()).await;
         // What the runner's own listeners recorded on this thread.
@@ -279,15 +252,15 @@ impl<'a> TestRun<'a> {
                 log::error!("writing the final CSV files: {e}");
             }
         }
-        if let Some(path) = self.s.html_path() {
+        if let Some(path) = &self.cfg.outputs.html {
             let meta = crate::report::html::ReportMeta {
-                scenario: self.s.scenario.display().to_string(),
+                scenario: self.cfg.scenario_file.display().to_string(),
                 host: self.host.clone(),
                 start: self.started_at,
                 end: now,
             };
             if let Err(e) = std::fs::write(
-                &path,
+                path,
                 crate::report::html::render(&st, &self.history.lock(), &meta),
             ) {
                 log::error!("writing the HTML report {}: {e}", path.display());
@@ -309,7 +282,7 @@ impl<'a> TestRun<'a> {
     pub fn exit_code(&self) -> i32 {
         let st = self.stats.lock();
         if st.has_failures() || st.has_exceptions() {
-            self.s.exit_code_on_error
+            self.cfg.exit_code_on_error
         } else {
             0
         }
@@ -320,28 +293,6 @@ impl<'a> TestRun<'a> {
         let mut q = Map::new();
         q.insert("exit_code".into(), Dynamic::from_int(code as i64));
         self.hooks.fire("quitting", q).await;
-    }
-}
-
-/// The runner configuration the settings ask for (all classes, -H, a fresh Stats).
-pub fn runner_config(s: &Settings) -> RunnerConfig {
-    RunnerConfig {
-        threads: s.threads,
-        http: http_config(s),
-        seed: s.seed,
-        max_stacks: s.max_coroutine_stacks,
-        host: s.host.clone(),
-        max_jobs: s.max_background_jobs,
-        user_classes: Vec::new(),
-        stats: None,
-        windows: Vec::new(),
-    }
-}
-
-fn http_config(s: &Settings) -> HttpConfig {
-    HttpConfig {
-        insecure: s.insecure,
-        ..HttpConfig::default()
     }
 }
 
