@@ -13,7 +13,7 @@ use crate::http::HttpConfig;
 use crate::report::{console, json};
 use crate::run::{Load, Outputs, RunConfig, TestRun, Tick};
 use crate::runner::RunnerConfig;
-use crate::script::{LoadOptions, Scenario};
+use crate::script::{LoadOptions, RunControl, Scenario};
 use crate::stats::unix_now as now_unix;
 use crate::web::WebOptions;
 
@@ -44,6 +44,7 @@ fn load_options(s: &Settings) -> LoadOptions {
         tags: s.tags.clone(),
         exclude_tags: s.exclude_tags.clone(),
         user_classes: s.user_classes.clone(),
+        control: Arc::new(RunControl::default()),
     }
 }
 
@@ -105,13 +106,16 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         print!("{}", crate::script::definitions::definitions());
         return Ok(0);
     }
-    let opts = load_options(s);
+    // The scenario is compiled against the run's own control (role, stop_test), so it is loaded
+    // with the run configuration's options.
+    let cfg = run_config(s);
+    let opts = &cfg.scenario_options;
     let loaded = match source {
         Some(src) => {
             let dir = s.scenario.parent().unwrap_or(Path::new("."));
-            Scenario::from_source(&s.scenario.display().to_string(), src, dir, &opts)
+            Scenario::from_source(&s.scenario.display().to_string(), src, dir, opts)
         }
-        None => Scenario::load(&s.scenario, &opts),
+        None => Scenario::load(&s.scenario, opts),
     };
     let scenario = match loaded {
         Ok(sc) => Arc::new(sc),
@@ -135,15 +139,14 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         .build()
         .context("starting the runtime")?;
     if !s.headless {
-        let serve = crate::web::control::serve(run_config(s), web_options(s), scenario);
+        let serve = crate::web::control::serve(cfg, web_options(s), scenario);
         return tokio::task::LocalSet::new().block_on(&rt, serve);
     }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
-    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s))
+    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, cfg, s))
 }
 
-async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
-    let cfg = run_config(s);
+async fn headless(scenario: Arc<Scenario>, cfg: RunConfig, s: &Settings) -> anyhow::Result<i32> {
     let load = cfg.load.clone();
     let mut run = TestRun::new(cfg, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;

@@ -54,36 +54,50 @@ pub struct StopSignal {
     changed: Notify,
 }
 
-/// Levels of [`StopSignal`], in increasing severity.
-pub mod level {
+/// Levels of [`StopSignal`], in increasing severity (ordered, so "at least" comparisons read
+/// naturally).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopLevel {
     /// Keep going.
-    pub const RUNNING: u8 = 0;
+    Running = 0,
     /// Finish the current task, then stop (Locust's `stopping` flag, used with `--stop-timeout`).
-    pub const STOPPING: u8 = 1;
+    Stopping = 1,
     /// Cancel the running task now; on_stop still runs.
-    pub const KILL: u8 = 2;
+    Kill = 2,
     /// Cancel everything, on_stop included.
-    pub const ABORT: u8 = 3;
+    Abort = 3,
+}
+
+impl StopLevel {
+    fn from_u8(v: u8) -> StopLevel {
+        match v {
+            0 => StopLevel::Running,
+            1 => StopLevel::Stopping,
+            2 => StopLevel::Kill,
+            _ => StopLevel::Abort,
+        }
+    }
 }
 
 impl StopSignal {
     pub fn new() -> Arc<Self> {
         Arc::new(StopSignal {
-            level: AtomicU8::new(level::RUNNING),
+            level: AtomicU8::new(StopLevel::Running as u8),
             changed: Notify::new(),
         })
     }
-    pub fn level(&self) -> u8 {
-        self.level.load(Ordering::Acquire)
+    pub fn level(&self) -> StopLevel {
+        StopLevel::from_u8(self.level.load(Ordering::Acquire))
     }
     /// Raise the level (never lowers it) and wake whoever waits on it.
-    pub fn raise(&self, to: u8) {
-        if self.level.fetch_max(to, Ordering::AcqRel) < to {
+    pub fn raise(&self, to: StopLevel) {
+        if self.level.fetch_max(to as u8, Ordering::AcqRel) < to as u8 {
             self.changed.notify_waiters();
         }
     }
     /// Resolves once the level is at least `at`.
-    pub async fn reached(&self, at: u8) {
+    pub async fn reached(&self, at: StopLevel) {
         loop {
             let notified = self.changed.notified();
             if self.level() >= at {
@@ -101,7 +115,7 @@ struct Current {
     /// runs `request` listeners, whose own samples must not fire `request` again.
     in_listener: Cell<bool>,
     user: RefCell<Option<Rc<UserCtx>>>,
-    cancel_at: Cell<u8>,
+    cancel_at: Cell<StopLevel>,
 }
 
 thread_local! {
@@ -110,7 +124,7 @@ thread_local! {
             yielder: Cell::new(ptr::null()),
             in_listener: Cell::new(false),
             user: RefCell::new(None),
-            cancel_at: Cell::new(level::KILL),
+            cancel_at: Cell::new(StopLevel::Kill),
         }
     };
 }
@@ -245,7 +259,7 @@ impl StackPool {
 pub async fn run<R: 'static>(
     pool: &StackPool,
     user: Option<Rc<UserCtx>>,
-    cancel_at: u8,
+    cancel_at: StopLevel,
     f: impl FnOnce() -> R + 'static,
 ) -> Result<R, String> {
     let stack = pool.acquire().await?;
@@ -336,7 +350,7 @@ mod tests {
             for i in 0..3u64 {
                 let (pool, log) = (pool.clone(), log.clone());
                 joins.push(tokio::task::spawn_local(async move {
-                    run(&pool, None, level::KILL, move || {
+                    run(&pool, None, StopLevel::Kill, move || {
                         log.borrow_mut().push((i, 0));
                         block_on(tokio::time::sleep(Duration::from_millis(10 * (3 - i)))).unwrap();
                         log.borrow_mut().push((i, 1));
@@ -367,7 +381,7 @@ mod tests {
             for _ in 0..6 {
                 let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
                 joins.push(tokio::task::spawn_local(async move {
-                    run(&pool, None, level::KILL, move || {
+                    run(&pool, None, StopLevel::Kill, move || {
                         running.set(running.get() + 1);
                         peak.set(peak.get().max(running.get()));
                         block_on(tokio::time::sleep(Duration::from_millis(5))).unwrap();

@@ -227,3 +227,44 @@ fn wait_long() { this.client.get("/slow?ms=20000"); this.client.get("/after"); }
         "cancelled requests were reported as failures: {failures:?}"
     );
 }
+
+/// A listener still running when the second Ctrl-C arrives is cancelled too, and the reports are
+/// still written.
+#[test]
+fn second_sigint_cancels_a_waiting_test_stop_listener() {
+    let t = Target::start();
+    let sc = scenario(
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: ["x"] });
+fn x() { this.client.get("/x"); }
+on("test_stop", |e| { client().get("/listener-start"); sleep(3600); client().get("/listener-end"); });
+"#,
+    );
+    let prefix = sc.dir.path().join("run");
+    let mut p = spawn(cmd(&sc, &t, &prefix, &["-u", "2", "-r", "100"]));
+    assert!(
+        wait_until(Duration::from_secs(20), || t.seen.count("/x") >= 5),
+        "the run did not get going"
+    );
+    p.signal(libc::SIGINT);
+    assert!(
+        wait_until(Duration::from_secs(20), || t.seen.count("/listener-start")
+            == 1),
+        "the test_stop listener did not start"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!p.exited(), "the process did not wait for the listener");
+    p.signal(libc::SIGINT);
+    let second = Instant::now();
+    let r = p.wait(Duration::from_secs(15));
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "exit took {:?} after the second SIGINT",
+        second.elapsed()
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(t.seen.count("/listener-end"), 0, "the listener went on");
+    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
+    assert!(count_of(&agg) >= 5);
+}

@@ -11,10 +11,12 @@ use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
 
 use super::{Load, RunConfig};
+use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
 use crate::runner::hooks::{role_args, Hooks};
 use crate::runner::{LocalRunner, RunnerConfig};
-use crate::script::context::{self, Role};
+use crate::script::context;
+use crate::script::events::Builtin;
 use crate::script::Scenario;
 use crate::stats::{unix_now as now_unix, HistoryPoint, Stats};
 
@@ -54,18 +56,15 @@ pub struct TestRun {
 impl TestRun {
     /// Set up the runner's script context (role, hooks) for `scenario` and fire `init`.
     pub async fn new(cfg: RunConfig, scenario: Arc<Scenario>) -> TestRun {
-        context::set_role(Role {
-            kind: "local",
-            worker_index: 0,
-            worker_count: 0,
-        });
         let hooks = Hooks::new(
             scenario.clone(),
             &cfg.runner.http,
             cfg.runner.host.as_deref(),
             cfg.runner.seed,
         );
-        hooks.fire("init", role_args()).await;
+        hooks
+            .fire(Builtin::Init, role_args(&scenario.control))
+            .await;
         let fresh = || Arc::new(Mutex::new(Stats::new(now_unix())));
         TestRun {
             host: cfg
@@ -104,7 +103,9 @@ impl TestRun {
             self.cfg.runner.seed,
         );
         self.scenario = scenario;
-        self.hooks.fire("init", role_args()).await;
+        self.hooks
+            .fire(Builtin::Init, role_args(&self.scenario.control))
+            .await;
     }
 
     pub fn is_running(&self) -> bool {
@@ -175,9 +176,9 @@ impl TestRun {
         self.history.lock().clear();
         self.host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
         self.started_at = now;
-        let mut args = role_args();
+        let mut args = role_args(&self.scenario.control);
         args.insert("host".into(), host.unwrap_or_default().into());
-        self.hooks.fire("test_start", args).await;
+        self.hooks.fire(Builtin::TestStart, args).await;
         log::info!("Ramping to {users} users at a rate of {spawn_rate:.2} per second");
         runner.set_target(users as usize, spawn_rate);
         self.test = Some(Active { runner, deadline });
@@ -191,13 +192,16 @@ impl TestRun {
         if let Some(users) = test.runner.tick() {
             let mut a = Map::new();
             a.insert("user_count".into(), Dynamic::from_int(users as i64));
-            self.hooks.fire("spawning_complete", a).await;
+            self.hooks.fire(Builtin::SpawningComplete, a).await;
             return Some(Tick::SpawningComplete(users));
         }
         if test.deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(Tick::End("--run-time limit reached".into()));
         }
-        context::take_stop_request().map(|reason| Tick::End(format!("stop_test: {reason}")))
+        self.scenario
+            .control
+            .take_stop_request()
+            .map(|reason| Tick::End(format!("stop_test: {reason}")))
     }
 
     /// Once a second: rotate the percentile window, add a history point, rewrite the CSV files.
@@ -232,16 +236,34 @@ impl TestRun {
         }
     }
 
-    /// Stop the users (honouring --stop-timeout; `hurry` cuts it short), fire test_stopping and
-    /// test_stop, then write the final CSV files and the HTML report.
+    /// Stop the users (honouring --stop-timeout; `hurry` cuts it short and also cancels
+    /// listeners still running), fire test_stopping and test_stop, then write the final CSV files
+    /// and the HTML report.
     pub async fn stop(&mut self, hurry: impl Future<Output = ()>) {
         let Some(mut test) = self.test.take() else {
             return;
         };
-        self.hooks.fire("test_stopping", Map::new()).await;
-        test.runner.stop(self.cfg.stop_timeout, hurry).await;
-        test.runner.shutdown().await;
-        self.hooks.fire("test_stop", Map::new()).await;
+        let hurried = StopSignal::new();
+        let stop_timeout = self.cfg.stop_timeout;
+        let hooks = &self.hooks;
+        let stopping = async {
+            hooks.fire(Builtin::TestStopping, Map::new()).await;
+            test.runner
+                .stop(stop_timeout, hurried.reached(StopLevel::Abort))
+                .await;
+            test.runner.shutdown().await;
+            hooks.fire(Builtin::TestStop, Map::new()).await;
+        };
+        let watch = async {
+            hurry.await;
+            hurried.raise(StopLevel::Abort);
+            hooks.abort();
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = stopping => {}
+            _ = watch => {}
+        }
         // What the runner's own listeners recorded on this thread.
         if let Some(d) = context::take_shard() {
             self.stats.lock().merge(d);
@@ -275,7 +297,7 @@ impl TestRun {
         for w in &self.window {
             w.lock().reset(now);
         }
-        self.hooks.fire("reset_stats", Map::new()).await;
+        self.hooks.fire(Builtin::ResetStats, Map::new()).await;
     }
 
     /// The exit code the statistics call for.
@@ -292,7 +314,7 @@ impl TestRun {
     pub async fn quit(self, code: i32) {
         let mut q = Map::new();
         q.insert("exit_code".into(), Dynamic::from_int(code as i64));
-        self.hooks.fire("quitting", q).await;
+        self.hooks.fire(Builtin::Quitting, q).await;
     }
 }
 

@@ -12,10 +12,11 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rhai::{Dynamic, Map};
 
-use crate::coro::{self, level, StackPool, StopSignal};
+use crate::coro::{self, StackPool, StopLevel, StopSignal};
 use crate::http::{self, BaseUrl, HttpConfig};
 use crate::script::context::{self, Host, JobHandle, UserCtx};
-use crate::script::{Callable, Scenario};
+use crate::script::events::Builtin;
+use crate::script::{Callable, RunControl, Scenario};
 
 /// Listeners run one at a time: a few stacks are plenty.
 const HOOK_STACKS: usize = 4;
@@ -87,14 +88,18 @@ impl Hooks {
     }
 
     /// Run the listeners of a runner event; returns when they are done.
-    pub async fn fire(&self, name: &'static str, args: Map) {
+    pub async fn fire(&self, event: Builtin, args: Map) {
+        let name = event.as_str();
         if !self.scenario.events.has_listeners(name) {
             return;
         }
         let sc = self.scenario.clone();
-        if let Err(e) = coro::run(&self.pool, Some(self.ctx.clone()), level::KILL, move || {
-            sc.fire(name, args)
-        })
+        if let Err(e) = coro::run(
+            &self.pool,
+            Some(self.ctx.clone()),
+            StopLevel::Kill,
+            move || sc.fire(name, args),
+        )
         .await
         {
             log::error!("listeners of '{name}': {e}");
@@ -103,15 +108,15 @@ impl Hooks {
 
     /// Cancel listeners that are still waiting (a second Ctrl-C).
     pub fn abort(&self) {
-        self.ctx.stop.raise(level::ABORT);
+        self.ctx.stop.raise(StopLevel::Abort);
     }
 }
 
 /// The role arguments every runner event carries.
-pub fn role_args() -> Map {
-    let r = context::role();
+pub fn role_args(control: &RunControl) -> Map {
+    let r = control.role();
     let mut m = Map::new();
-    m.insert("role".into(), r.kind.into());
+    m.insert("role".into(), r.kind.as_str().into());
     m.insert("worker_index".into(), Dynamic::from_int(r.worker_index));
     m.insert("worker_count".into(), Dynamic::from_int(r.worker_count));
     m

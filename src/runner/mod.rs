@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::coro::{level, StackPool, StopSignal};
+use crate::coro::{StackPool, StopLevel, StopSignal};
 use crate::http::{BaseUrl, HttpConfig};
 use crate::script::Scenario;
 use crate::stats::{unix_now, Delta, Stats};
@@ -214,7 +214,7 @@ impl LocalRunner {
         }
         while self.users.len() > due {
             if let Some(u) = self.users.pop() {
-                u.stop.raise(level::KILL);
+                u.stop.raise(StopLevel::Kill);
             }
         }
         if done {
@@ -313,9 +313,9 @@ impl LocalRunner {
     ) {
         self.ramp = None;
         let first = if stop_timeout.is_zero() {
-            level::KILL
+            StopLevel::Kill
         } else {
-            level::STOPPING
+            StopLevel::Stopping
         };
         for u in &self.users {
             u.stop.raise(first);
@@ -330,8 +330,11 @@ impl LocalRunner {
             );
         }
         for u in &self.users {
-            u.stop
-                .raise(if hurried { level::ABORT } else { level::KILL });
+            u.stop.raise(if hurried {
+                StopLevel::Abort
+            } else {
+                StopLevel::Kill
+            });
         }
         if !self
             .wait_done(ON_STOP_GRACE, &mut hurry, &mut hurried)
@@ -343,7 +346,7 @@ impl LocalRunner {
             );
         }
         for u in &self.users {
-            u.stop.raise(level::ABORT);
+            u.stop.raise(StopLevel::Abort);
         }
         self.wait_done(Duration::from_secs(2), &mut hurry, &mut hurried)
             .await;
@@ -375,7 +378,7 @@ impl LocalRunner {
                 _ = hurry.as_mut() => {
                     *hurried = true;
                     for u in &self.users {
-                        u.stop.raise(level::ABORT);
+                        u.stop.raise(StopLevel::Abort);
                     }
                 }
             }

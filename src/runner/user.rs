@@ -17,8 +17,9 @@ use rand::SeedableRng;
 use rhai::Dynamic;
 
 use super::worker::Worker;
-use crate::coro::{self, level, StopSignal};
+use crate::coro::{self, StopLevel, StopSignal};
 use crate::script::context::{self, JobHandle, UserCtx};
+use crate::script::events::Builtin;
 use crate::script::{self, error, Callable, Control, TaskKind, TaskSet, WaitTime};
 
 /// How a piece of script code ended.
@@ -77,7 +78,7 @@ async fn live(
     };
 
     if let Some(cb) = &class.on_start {
-        match u.call(cb, "on_start", level::KILL).await {
+        match u.call(cb, "on_start", StopLevel::Kill).await {
             Step::Done => {}
             // Locust: a failing on_start ends only this user, without on_stop.
             Step::Failed => return,
@@ -98,7 +99,7 @@ async fn live(
         seq: 0,
     }];
     loop {
-        if stop.level() >= level::STOPPING {
+        if stop.level() >= StopLevel::Stopping {
             break;
         }
         let frame = frames.last_mut().expect("the root frame is never popped");
@@ -120,7 +121,7 @@ async fn live(
                 });
                 match &set.on_start {
                     Some(cb) => match u
-                        .call(cb, &format!("{}.on_start", set.name), level::KILL)
+                        .call(cb, &format!("{}.on_start", set.name), StopLevel::Kill)
                         .await
                     {
                         Step::Done => continue,
@@ -133,7 +134,7 @@ async fn live(
                     None => continue,
                 }
             }
-            TaskKind::Fn(cb) => u.call(cb, task.label(), level::KILL).await,
+            TaskKind::Fn(cb) => u.call(cb, task.label(), StopLevel::Kill).await,
         };
         let mut wait = wait;
         match step {
@@ -148,7 +149,7 @@ async fn live(
                         // Like every on_stop, it runs even when the user is being stopped right
                         // now (only ABORT cancels it): the set was left, its clean-up is due.
                         if let Step::StopUser | Step::Cancelled = u
-                            .call(cb, &format!("{}.on_stop", left.set.name), level::ABORT)
+                            .call(cb, &format!("{}.on_stop", left.set.name), StopLevel::Abort)
                             .await
                         {
                             break;
@@ -169,7 +170,7 @@ async fn live(
         if secs > 0.0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
-                _ = stop.reached(level::STOPPING) => break,
+                _ = stop.reached(StopLevel::Stopping) => break,
             }
         } else {
             // A task that never waits must not starve the other users on this thread.
@@ -186,7 +187,7 @@ const JOB_CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// A user's jobs die with it: cancel them (at their next wait, or within a few hundred operations
 /// of a busy loop), then drop whatever is left.
 async fn cancel_jobs(ctx: &UserCtx) {
-    ctx.stop.raise(level::ABORT);
+    ctx.stop.raise(StopLevel::Abort);
     let deadline = tokio::time::Instant::now() + JOB_CANCEL_GRACE;
     while ctx
         .jobs
@@ -224,7 +225,7 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
             ));
         }
     }
-    if user.stop.level() >= level::KILL {
+    if user.stop.level() >= StopLevel::Kill {
         return Err("the user is stopping: no new background jobs".into());
     }
     let done = Arc::new(AtomicBool::new(false));
@@ -234,7 +235,7 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
         let _mark = mark;
         let scenario = w.scenario.clone();
         let j = job.clone();
-        let out = coro::run(&w.pool, Some(ctx.clone()), level::KILL, move || {
+        let out = coro::run(&w.pool, Some(ctx.clone()), StopLevel::Kill, move || {
             scenario.call(&j, None, Vec::new())
         })
         .await;
@@ -245,7 +246,7 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
         };
         match error::classify(&err, &w.scenario.file, &job.label) {
             Ok(Control::Cancelled) => {}
-            Ok(Control::StopUser) => ctx.stop.raise(level::STOPPING),
+            Ok(Control::StopUser) => ctx.stop.raise(StopLevel::Stopping),
             Ok(Control::Interrupt { .. }) => exception(
                 &w,
                 &ctx,
@@ -279,18 +280,18 @@ fn exception(w: &Worker, ctx: &UserCtx, message: &str, traceback: &str) {
     } else {
         log::debug!("{} (user {}): {message}", ctx.class_name, ctx.id);
     }
-    if w.scenario.events.has_listeners("user_error") {
+    if w.scenario.events.has_listeners(Builtin::UserError.as_str()) {
         let mut m = rhai::Map::new();
         m.insert("user_class".into(), ctx.class_name.to_string().into());
         m.insert("message".into(), message.into());
         m.insert("traceback".into(), traceback.into());
-        w.scenario.fire("user_error", m);
+        w.scenario.fire(Builtin::UserError.as_str(), m);
     }
 }
 
 impl User {
     /// Run a callback on a coroutine with `this` bound to the user's map.
-    async fn call(&mut self, cb: &Callable, label: &str, cancel_at: u8) -> Step {
+    async fn call(&mut self, cb: &Callable, label: &str, cancel_at: StopLevel) -> Step {
         let scenario = self.w.scenario.clone();
         let cb2 = cb.clone();
         let mut this = std::mem::take(&mut self.this);
@@ -340,12 +341,12 @@ impl User {
     async fn finish(&mut self, on_stop: &Option<Callable>, sets: &[Arc<TaskSet>]) {
         for s in sets {
             if let Some(cb) = &s.on_stop {
-                self.call(cb, &format!("{}.on_stop", s.name), level::ABORT)
+                self.call(cb, &format!("{}.on_stop", s.name), StopLevel::Abort)
                     .await;
             }
         }
         if let Some(cb) = on_stop {
-            self.call(cb, "on_stop", level::ABORT).await;
+            self.call(cb, "on_stop", StopLevel::Abort).await;
         }
     }
 }
@@ -383,7 +384,7 @@ pub async fn dry_run(w: Rc<Worker>, class_idx: usize, id: u64) {
 impl User {
     async fn dry_step(&mut self, cb: &Callable, label: &str) {
         println!("  {label}");
-        match self.call(cb, label, level::KILL).await {
+        match self.call(cb, label, StopLevel::Kill).await {
             Step::Failed => println!("    ! raised an error (see the log above)"),
             Step::Interrupt { .. } | Step::Done => {}
             Step::StopUser => println!("    (stop_user() called)"),

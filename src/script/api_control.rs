@@ -2,7 +2,7 @@
 //! random helpers, timers that report a sample later, and background jobs owned by the user.
 
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rand::Rng;
@@ -13,6 +13,7 @@ use super::api_http::Client;
 use super::context::{self, JobHandle};
 use super::error::runtime_error;
 use super::model::Callable;
+use super::run_control::{RoleKind, RunControl};
 use crate::coro;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
@@ -58,20 +59,30 @@ fn process_start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-pub fn register(engine: &mut Engine) {
+/// Registers the control functions; role and stop_test() read and write `control`, the run
+/// state of the test run this scenario is compiled for.
+pub fn register(engine: &mut Engine, control: &Arc<RunControl>) {
     process_start();
-    engine.register_fn("runner_role", || context::role().kind.to_string());
-    engine.register_fn("is_master", || context::role().kind == "master");
-    engine.register_fn("is_worker", || context::role().kind == "worker");
-    engine.register_fn("is_local", || context::role().kind == "local");
-    engine.register_fn("worker_index", || context::role().worker_index);
-    engine.register_fn("worker_count", || context::role().worker_count);
+    let c = control.clone();
+    engine.register_fn("runner_role", move || c.role().kind.as_str().to_string());
+    let c = control.clone();
+    engine.register_fn("is_master", move || c.role().kind == RoleKind::Master);
+    let c = control.clone();
+    engine.register_fn("is_worker", move || c.role().kind == RoleKind::Worker);
+    let c = control.clone();
+    engine.register_fn("is_local", move || c.role().kind == RoleKind::Local);
+    let c = control.clone();
+    engine.register_fn("worker_index", move || c.role().worker_index);
+    let c = control.clone();
+    engine.register_fn("worker_count", move || c.role().worker_count);
 
-    engine.register_fn("stop_test", || {
-        context::request_stop_test("stop_test() called".into())
+    let c = control.clone();
+    engine.register_fn("stop_test", move || {
+        c.request_stop("stop_test() called".into())
     });
-    engine.register_fn("stop_test", |reason: Dynamic| {
-        context::request_stop_test(reason.to_string())
+    let c = control.clone();
+    engine.register_fn("stop_test", move |reason: Dynamic| {
+        c.request_stop(reason.to_string())
     });
 
     engine.register_fn("now", crate::stats::unix_now);

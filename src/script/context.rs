@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 
 use crate::coro::StopSignal;
 use crate::http::Session;
+use crate::script::events::Builtin;
 use crate::stats::{Delta, Shard};
 
 /// One simulated user, as seen from script functions.
@@ -55,41 +56,6 @@ pub fn take_shard() -> Option<Delta> {
         let mut s = s.borrow_mut();
         (!s.is_empty()).then(|| s.take())
     })
-}
-
-/// The node's role as scripts see it (Locust's runner type). Local runs set it once; distributed
-/// mode fills in master/worker and the worker index when it connects.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Role {
-    /// "local", "master" or "worker".
-    pub kind: &'static str,
-    pub worker_index: i64,
-    pub worker_count: i64,
-}
-
-static ROLE: parking_lot::RwLock<Role> = parking_lot::const_rwlock(Role {
-    kind: "local",
-    worker_index: 0,
-    worker_count: 0,
-});
-
-pub fn set_role(role: Role) {
-    *ROLE.write() = role;
-}
-
-pub fn role() -> Role {
-    ROLE.read().clone()
-}
-
-/// A script's `stop_test(reason)`, picked up by the runner's control loop.
-static STOP_TEST: parking_lot::Mutex<Option<String>> = parking_lot::const_mutex(None);
-
-pub fn request_stop_test(reason: String) {
-    STOP_TEST.lock().get_or_insert(reason);
-}
-
-pub fn take_stop_request() -> Option<String> {
-    STOP_TEST.lock().take()
 }
 
 /// What native functions need from the thread they run on: the scenario (to call listeners) and,
@@ -145,7 +111,7 @@ pub fn sample(
     if let Some(h) = host() {
         let sc = h.scenario();
         // A listener's own requests do not fire `request` again: that would recurse without end.
-        if sc.events.has_listeners("request") && !in_request_listener(true) {
+        if sc.events.has_listeners(Builtin::Request.as_str()) && !in_request_listener(true) {
             let mut m = rhai::Map::new();
             m.insert("request_type".into(), method.into());
             m.insert("name".into(), name.into());
@@ -162,7 +128,7 @@ pub fn sample(
                 error.map_or(rhai::Dynamic::UNIT, |e| e.into()),
             );
             m.insert("url".into(), url.into());
-            sc.fire("request", m);
+            sc.fire(Builtin::Request.as_str(), m);
             in_request_listener(false);
         }
     }

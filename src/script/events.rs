@@ -16,17 +16,58 @@ type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// Built-in events, fired by rustlocust itself (scripts may only fire `request`, which reports a
 /// sample the way Locust's `events.request.fire` does).
-pub const BUILTIN: [&str; 9] = [
-    "init",
-    "test_start",
-    "test_stopping",
-    "test_stop",
-    "spawning_complete",
-    "request",
-    "user_error",
-    "reset_stats",
-    "quitting",
-];
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    Init,
+    TestStart,
+    TestStopping,
+    TestStop,
+    SpawningComplete,
+    Request,
+    UserError,
+    ResetStats,
+    Quitting,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 9] = [
+        Builtin::Init,
+        Builtin::TestStart,
+        Builtin::TestStopping,
+        Builtin::TestStop,
+        Builtin::SpawningComplete,
+        Builtin::Request,
+        Builtin::UserError,
+        Builtin::ResetStats,
+        Builtin::Quitting,
+    ];
+
+    /// The name scripts use (`on("test_start", ...)`), Locust's.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Builtin::Init => "init",
+            Builtin::TestStart => "test_start",
+            Builtin::TestStopping => "test_stopping",
+            Builtin::TestStop => "test_stop",
+            Builtin::SpawningComplete => "spawning_complete",
+            Builtin::Request => "request",
+            Builtin::UserError => "user_error",
+            Builtin::ResetStats => "reset_stats",
+            Builtin::Quitting => "quitting",
+        }
+    }
+}
+
+/// The built-in events' names, for messages and lookups.
+pub const BUILTIN: [&str; 9] = {
+    let mut names = [""; 9];
+    let mut i = 0;
+    while i < 9 {
+        names[i] = Builtin::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 #[derive(Default)]
 pub struct Events {
@@ -49,7 +90,7 @@ impl Events {
     }
 
     pub fn has_listeners(&self, name: &str) -> bool {
-        if name == "request" {
+        if name == Builtin::Request.as_str() {
             return self.request.load(Ordering::Relaxed);
         }
         self.listeners
@@ -67,7 +108,7 @@ impl Events {
             )));
         };
         list.push(f);
-        if name == "request" {
+        if name == Builtin::Request.as_str() {
             self.request.store(true, Ordering::Relaxed);
         }
         Ok(())
@@ -129,7 +170,7 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
     let fire = {
         let ev = events.clone();
         move |ctx: NativeCallContext, name: &str, args: Map| -> R<()> {
-            if name == "request" {
+            if name == Builtin::Request.as_str() {
                 return report(args);
             }
             if BUILTIN.contains(&name) {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod feeder;
 pub mod model;
+pub mod run_control;
 pub mod stdlib;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, Sc
 
 pub use error::{Control, Failure, ScriptError};
 pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
+pub use run_control::{Role, RoleKind, RunControl};
 
 use declare::Declarations;
 use events::Events;
@@ -44,6 +46,8 @@ pub struct LoadOptions {
     pub exclude_tags: Vec<String>,
     /// Only these classes (empty: all).
     pub user_classes: Vec<String>,
+    /// The run state the script's functions read and write (role, stop_test).
+    pub control: Arc<RunControl>,
 }
 
 pub struct Scenario {
@@ -53,6 +57,8 @@ pub struct Scenario {
     /// How errors name the script file.
     pub file: String,
     pub events: Arc<Events>,
+    /// The run state this scenario's functions were compiled against.
+    pub control: Arc<RunControl>,
 }
 
 impl Scenario {
@@ -78,7 +84,7 @@ impl Scenario {
     ) -> Result<Scenario, ScriptError> {
         let decls = Arc::new(Mutex::new(Declarations::default()));
         let events = Events::new();
-        let mut engine = build_engine(decls.clone(), events.clone(), file, dir);
+        let mut engine = build_engine(decls.clone(), events.clone(), &opts.control, file, dir);
         let mut ast = engine.compile(src).map_err(|e| {
             ScriptError::at(
                 file,
@@ -112,6 +118,7 @@ impl Scenario {
             classes,
             file: file.into(),
             events,
+            control: opts.control.clone(),
         })
     }
 
@@ -228,6 +235,7 @@ pub fn api_engine() -> Engine {
     build_engine(
         Arc::new(Mutex::new(Declarations::default())),
         Events::new(),
+        &Arc::new(RunControl::default()),
         "<api>",
         Path::new("."),
     )
@@ -236,6 +244,7 @@ pub fn api_engine() -> Engine {
 fn build_engine(
     decls: Arc<Mutex<Declarations>>,
     events: Arc<Events>,
+    control: &Arc<RunControl>,
     file: &str,
     dir: &Path,
 ) -> Engine {
@@ -251,7 +260,7 @@ fn build_engine(
     declare::register(&mut engine, decls);
     api_core::register(&mut engine);
     api_http::register(&mut engine);
-    api_control::register(&mut engine);
+    api_control::register(&mut engine, control);
     events::register(&mut engine, events, file.to_string());
     stdlib::register(&mut engine, dir);
     engine
