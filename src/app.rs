@@ -1,20 +1,17 @@
 //! Wiring: from parsed settings to a finished run, its reports and its exit code (0 ok, 1 when a
 //! request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::cli::{Command, DemoSettings, Settings};
+use crate::console::ConsoleOptions;
 use crate::http::HttpConfig;
-use crate::report::{console, json};
-use crate::run::{Load, Outputs, RunConfig, TestRun, Tick};
+use crate::run::{Load, Outputs, RunConfig};
 use crate::runner::RunnerConfig;
 use crate::script::{LoadOptions, RunControl, Scenario};
-use crate::stats::unix_now as now_unix;
 use crate::web::WebOptions;
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
@@ -143,69 +140,11 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         return tokio::task::LocalSet::new().block_on(&rt, serve);
     }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
-    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, cfg, s))
-}
-
-async fn headless(scenario: Arc<Scenario>, cfg: RunConfig, s: &Settings) -> anyhow::Result<i32> {
-    let load = cfg.load.clone();
-    let mut run = TestRun::new(cfg, scenario).await;
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    if let Err(e) = run.start(load).await {
-        eprintln!("error: {e}");
-        return Ok(EXIT_USAGE);
-    }
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let (mut last_second, mut last_console) = (Instant::now(), Instant::now());
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = sigint.recv() => { log::info!("Got SIGINT signal, stopping the test"); break; }
-            _ = sigterm.recv() => { log::info!("Got SIGTERM signal, stopping the test"); break; }
-        }
-        if let Some(Tick::End(why)) = run.tick().await {
-            log::info!("{why}, shutting down");
-            break;
-        }
-        if last_second.elapsed() >= Duration::from_secs(1) {
-            last_second = Instant::now();
-            run.every_second();
-        }
-        if !s.only_summary && last_console.elapsed() >= Duration::from_secs(2) {
-            last_console = Instant::now();
-            let mut out = Vec::new();
-            let _ = console::write_stats_table(&mut out, &run.stats.lock(), now_unix(), true);
-            tables_out(s, &out);
-        }
-    }
-    let hurry = async {
-        tokio::select! {
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-        }
-        log::warn!("second signal: cancelling users now");
+    let opts = ConsoleOptions {
+        only_summary: s.only_summary,
+        json: s.json,
     };
-    run.stop(hurry).await;
-
-    // The final summary; the stats lock is released before the quitting listeners run.
-    {
-        let (now, st) = (now_unix(), run.stats.lock());
-        let mut out = Vec::new();
-        let _ = console::write_stats_table(&mut out, &st, now, false);
-        let _ = writeln!(out);
-        let _ = console::write_percentiles_table(&mut out, &st);
-        let _ = writeln!(out);
-        let _ = console::write_error_report(&mut out, &st);
-        tables_out(s, &out);
-        if s.json {
-            let mut o = std::io::stdout().lock();
-            json::write_stats_json(&mut o, &st).context("writing --json")?;
-            let _ = writeln!(o);
-        }
-    }
-    let code = run.exit_code();
-    run.quit(code).await;
-    Ok(code)
+    tokio::task::LocalSet::new().block_on(&rt, crate::console::run(scenario, cfg, opts))
 }
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the
@@ -230,17 +169,6 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
             eprintln!("error: {e}");
             Ok(EXIT_USAGE)
         }
-    }
-}
-
-/// Tables go to stdout, or to stderr when stdout carries `--json`.
-fn tables_out(s: &Settings, bytes: &[u8]) {
-    if s.json {
-        let _ = std::io::stderr().write_all(bytes);
-    } else {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(bytes);
-        let _ = o.flush();
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod coro;
 pub mod demo;
 pub mod http;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use reqwest::StatusCode;
 use rustlocust::stats::{Shard, Stats};
-use rustlocust::web::{self, Command, RunState, Status, WebOptions, WebState};
+use rustlocust::web::{self, Command, RunState, RunStatus, ScenarioInfo, WebOptions, WebState};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
@@ -25,6 +25,8 @@ struct Fake {
     /// What the fake controller was asked, in order.
     commands: Arc<Mutex<Vec<String>>>,
     snapshot: watch::Sender<Arc<str>>,
+    /// The run status, as the test run would publish it.
+    run: Arc<watch::Sender<RunStatus>>,
     http: reqwest::Client,
 }
 
@@ -45,29 +47,34 @@ impl Fake {
         }
         let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
         let now = rustlocust::stats::unix_now();
+        // The fake controller is the only writer of the run status, as the test run is.
+        let (run_tx, run_rx) = watch::channel(RunStatus {
+            state: RunState::Ready,
+            user_count: 0,
+            target_users: 0,
+            spawn_rate: 1.0,
+            host: HOST.to_owned(),
+            started_at: None,
+            run_time: None,
+        });
+        let run_tx = Arc::new(run_tx);
         let state = Arc::new(WebState {
             cmd: cmd_tx,
             stats: Arc::new(Mutex::new(sample_stats(now))),
-            status: RwLock::new(Status {
-                state: RunState::Ready,
-                user_count: 0,
-                target_users: 0,
-                spawn_rate: 1.0,
-                host: HOST.to_owned(),
+            run: run_rx,
+            scenario: RwLock::new(ScenarioInfo {
                 scenario_file: "scenarios/demo.rhai".to_owned(),
                 classes: Vec::new(),
                 tasks: json!({"per_class": {"A": {"ratio": 1.0, "tasks": {"home": {"ratio": 1.0}}}},
                               "total": {"A": {"ratio": 1.0, "tasks": {"home": {"ratio": 1.0}}}}}),
                 reload_error: None,
-                started_at: None,
-                run_time: None,
             }),
             history: Arc::new(Mutex::new(Vec::new())),
             snapshot: snap_rx,
             options,
         });
         let commands = Arc::new(Mutex::new(Vec::new()));
-        let (st, log) = (state.clone(), commands.clone());
+        let (st, log, run) = (state.clone(), commands.clone(), run_tx.clone());
         tokio::spawn(async move {
             while let Some(cmd) = cmd_rx.recv().await {
                 match cmd {
@@ -87,23 +94,22 @@ impl Fake {
                         log.lock().push(format!(
                             "swarm {users} {spawn_rate} {host:?} {run_time:?} {user_classes:?}"
                         ));
-                        {
-                            let mut s = st.status.write();
+                        run.send_modify(|s| {
                             s.state = RunState::Running;
                             s.user_count = users;
                             s.target_users = users;
                             if let Some(h) = host {
                                 s.host = h;
                             }
-                        }
+                        });
                         let _ = reply.send(Ok(()));
                     }
                     Command::Stop { reply } => {
                         log.lock().push("stop".to_owned());
-                        let mut s = st.status.write();
-                        s.state = RunState::Stopped;
-                        s.user_count = 0;
-                        drop(s);
+                        run.send_modify(|s| {
+                            s.state = RunState::Stopped;
+                            s.user_count = 0;
+                        });
                         let _ = reply.send(());
                     }
                     Command::ResetStats { reply } => {
@@ -137,6 +143,7 @@ impl Fake {
             base: format!("http://{addr}"),
             commands,
             snapshot: snap_tx,
+            run: run_tx,
             http,
         }
     }
@@ -861,7 +868,7 @@ async fn current_percentiles_come_from_the_chart_window_while_running() {
             json!(v["stats"][3]["response_time_percentile_0.95"])
         )
     );
-    fake.state.status.write().state = RunState::Running;
+    fake.run.send_modify(|s| s.state = RunState::Running);
     let v = fake.json("/stats/requests").await;
     assert_eq!(current(&v), (json!(7.5), json!(250)));
 }

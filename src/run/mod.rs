@@ -2,6 +2,8 @@
 //! the web controller). It sits above the runner, the scenario and the reporters and below the
 //! front ends; it knows nothing of the command line: the front end hands it a [`RunConfig`].
 
+pub mod driver;
+pub mod status;
 pub mod test_run;
 
 use std::path::PathBuf;
@@ -10,6 +12,8 @@ use std::time::Duration;
 use crate::runner::RunnerConfig;
 use crate::script::LoadOptions;
 
+pub use driver::{drive, Command, FrontEnd};
+pub use status::{RunState, RunStatus};
 pub use test_run::{default_host, TestRun, Tick};
 
 /// The load a test is asked for (the command line, or the UI's /swarm form).

@@ -1,7 +1,8 @@
 //! One load test from start to stop, the same in headless and web mode: ramp (or re-target) the
 //! users, fire the runner's events, end at the run time or on `stop_test()`, sample the charts'
 //! history, keep the CSV files current, and at the end stop the users, write the final CSV and the
-//! HTML report. Headless mode adds the console tables; web mode adds commands, status and SSE.
+//! HTML report. It publishes its status (one writer: this file) through a watch channel; the
+//! front ends (console, web) read it and add what they show.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
+use tokio::sync::watch;
 
+use super::status::{RunState, RunStatus};
 use super::{Load, RunConfig};
 use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
@@ -49,8 +52,7 @@ pub struct TestRun {
     window: [Arc<Mutex<Stats>>; 2],
     older: usize,
     window_started: Instant,
-    host: String,
-    started_at: f64,
+    status: watch::Sender<RunStatus>,
 }
 
 impl TestRun {
@@ -66,12 +68,21 @@ impl TestRun {
             .fire(Builtin::Init, role_args(&scenario.control))
             .await;
         let fresh = || Arc::new(Mutex::new(Stats::new(now_unix())));
-        TestRun {
+        let (status, _) = watch::channel(RunStatus {
+            state: RunState::Ready,
+            user_count: 0,
+            target_users: cfg.load.users,
+            spawn_rate: cfg.load.spawn_rate,
             host: cfg
-                .runner
+                .load
                 .host
                 .clone()
                 .unwrap_or_else(|| default_host(&scenario)),
+            started_at: None,
+            run_time: cfg.load.run_time.map(|t| t.as_secs_f64()),
+        });
+        TestRun {
+            status,
             cfg,
             scenario,
             hooks,
@@ -82,8 +93,12 @@ impl TestRun {
             window: [fresh(), fresh()],
             older: 0,
             window_started: Instant::now(),
-            started_at: now_unix(),
         }
+    }
+
+    /// The run's status as it changes (state, users, host, times).
+    pub fn status(&self) -> watch::Receiver<RunStatus> {
+        self.status.subscribe()
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -118,12 +133,27 @@ impl TestRun {
             .map_or(0, |t| t.runner.user_count() as u64)
     }
 
-    /// The host the users hit, and when the current or last test started (unix seconds).
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-    pub fn started_at(&self) -> f64 {
-        self.started_at
+    /// Re-read the scenario from disk for the next test (a running one keeps its own). A compile
+    /// error keeps the loaded scenario and is returned as `file:line:col: message`.
+    pub async fn reload(&mut self) -> Result<String, String> {
+        let file = self.cfg.scenario_file.clone();
+        let sc = Scenario::load(&file, &self.cfg.scenario_options).map_err(|e| {
+            let msg = e.to_string();
+            log::error!("reload failed, keeping the loaded scenario: {msg}");
+            msg
+        })?;
+        let n = sc.classes.len();
+        self.set_scenario(Arc::new(sc)).await;
+        let when = if self.is_running() {
+            " (it applies to the next test)"
+        } else {
+            ""
+        };
+        log::info!("reloaded {}: {n} user classes{when}", file.display());
+        Ok(format!(
+            "Reloaded {}: {n} user class(es){when}",
+            file.display()
+        ))
     }
 
     /// Start a test, or re-target the running one (its host and classes stay; the load changes).
@@ -148,6 +178,12 @@ impl TestRun {
             if run_time.is_some() {
                 test.deadline = deadline;
             }
+            self.status.send_modify(|st| {
+                st.state = RunState::Spawning;
+                st.target_users = users;
+                st.spawn_rate = spawn_rate;
+                st.run_time = run_time.map(|t| t.as_secs_f64());
+            });
             return Ok(());
         }
         let host = host
@@ -174,8 +210,16 @@ impl TestRun {
             w.lock().reset(now);
         }
         self.history.lock().clear();
-        self.host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
-        self.started_at = now;
+        let shown_host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
+        self.status.send_modify(|st| {
+            st.state = RunState::Spawning;
+            st.user_count = 0;
+            st.target_users = users;
+            st.spawn_rate = spawn_rate;
+            st.host = shown_host;
+            st.started_at = Some(now);
+            st.run_time = run_time.map(|t| t.as_secs_f64());
+        });
         let mut args = role_args(&self.scenario.control);
         args.insert("host".into(), host.unwrap_or_default().into());
         self.hooks.fire(Builtin::TestStart, args).await;
@@ -189,10 +233,18 @@ impl TestRun {
     /// spawning_complete listeners ran) or the test should end.
     pub async fn tick(&mut self) -> Option<Tick> {
         let test = self.test.as_mut()?;
-        if let Some(users) = test.runner.tick() {
+        let completed = test.runner.tick();
+        let users = test.runner.user_count() as u64;
+        self.status.send_if_modified(|st| {
+            let changed = st.user_count != users;
+            st.user_count = users;
+            changed
+        });
+        if let Some(users) = completed {
             let mut a = Map::new();
             a.insert("user_count".into(), Dynamic::from_int(users as i64));
             self.hooks.fire(Builtin::SpawningComplete, a).await;
+            self.status.send_modify(|st| st.state = RunState::Running);
             return Some(Tick::SpawningComplete(users));
         }
         if test.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -243,6 +295,7 @@ impl TestRun {
         let Some(mut test) = self.test.take() else {
             return;
         };
+        self.status.send_modify(|st| st.state = RunState::Stopping);
         let hurried = StopSignal::new();
         let stop_timeout = self.cfg.stop_timeout;
         let hooks = &self.hooks;
@@ -277,8 +330,8 @@ impl TestRun {
         if let Some(path) = &self.cfg.outputs.html {
             let meta = crate::report::html::ReportMeta {
                 scenario: self.cfg.scenario_file.display().to_string(),
-                host: self.host.clone(),
-                start: self.started_at,
+                host: self.status.borrow().host.clone(),
+                start: self.status.borrow().started_at.unwrap_or(now),
                 end: now,
             };
             if let Err(e) = std::fs::write(
@@ -288,6 +341,11 @@ impl TestRun {
                 log::error!("writing the HTML report {}: {e}", path.display());
             }
         }
+        drop(st);
+        self.status.send_modify(|s| {
+            s.state = RunState::Stopped;
+            s.user_count = 0;
+        });
     }
 
     /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.

@@ -173,7 +173,7 @@ async fn exceptions(State(state): State<Arc<WebState>>) -> Json<Value> {
 }
 
 async fn tasks(State(state): State<Arc<WebState>>) -> Json<Value> {
-    let tasks = state.status.read().tasks.clone();
+    let tasks = state.scenario.read().tasks.clone();
     if tasks.is_object() {
         Json(tasks)
     } else {

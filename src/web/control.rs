@@ -1,7 +1,8 @@
-//! The controller of web mode: it owns a `TestRun` and applies the handlers' commands (start or
-//! re-target, stop, reset, reload), keeps the status the UI reads, publishes the stats snapshot for
-//! the SSE stream once a second, and serves `/status`, `/stats/history` and `/reload`. Everything
-//! runs on the control thread inside a `LocalSet`.
+//! The controller of web mode: the web front end of the test run's driver loop. Handlers send
+//! their commands (start or re-target, stop, reset, reload) to the loop; the controller publishes
+//! the stats snapshot for the SSE stream once a second, keeps the scenario info current on reload,
+//! and serves `/status`, `/stats/history` and `/reload`. Everything runs on the control thread
+//! inside a `LocalSet`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,14 +16,15 @@ use parking_lot::RwLock;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
-use crate::run::{default_host, Load, RunConfig, TestRun, Tick};
+use super::{ClassInfo, Command, HistoryPoint, ScenarioInfo, Status, WebOptions, WebState};
+use crate::run::{drive, FrontEnd, RunConfig, TestRun};
 use crate::script::{Scenario, TaskKind, TaskSet};
 use crate::stats::unix_now as now_unix;
 
+/// The web front end of the driver loop: publishes the SSE snapshot once a second, keeps the
+/// scenario info current on reload, and quits after `--autoquit`.
 struct Controller {
     web: WebOptions,
-    run: TestRun,
     state: Arc<WebState>,
     snapshot: watch::Sender<Arc<str>>,
     ended_at: Option<Instant>,
@@ -45,14 +47,15 @@ pub async fn serve(
         );
     }
     log::info!("Starting web interface at http://{addr}");
-    let status = status_of(&scenario, &cfg);
-    let run = TestRun::new(cfg, scenario).await;
+    let info = scenario_info(&scenario, &cfg);
+    let mut run = TestRun::new(cfg, scenario).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
     let state = Arc::new(WebState {
         cmd: cmd_tx,
         stats: run.stats.clone(),
-        status: RwLock::new(status),
+        run: run.status(),
+        scenario: RwLock::new(info),
         history: run.history.clone(),
         snapshot: snap_rx,
         options: web.clone(),
@@ -66,178 +69,72 @@ pub async fn serve(
             })
             .await
     });
-    let autostart = web.autostart;
+    if web.autostart {
+        let load = run.config().load.clone();
+        if let Err(e) = run.start(load).await {
+            log::error!("--autostart: {e}");
+        }
+    }
     let mut c = Controller {
         web,
-        run,
         state,
         snapshot: snap_tx,
         ended_at: None,
     };
-    if autostart {
-        if let Err(e) = c.start(c.run.config().load.clone()).await {
-            log::error!("--autostart: {e}");
-        }
-    }
-    let result = c.serve_commands(cmd_rx).await;
-    c.stop().await;
+    let result = drive(&mut run, &mut c, Some(cmd_rx)).await;
     // Open SSE streams end when the snapshot sender goes, so the server can stop at once.
-    let Controller { run, snapshot, .. } = c;
-    drop(snapshot);
+    drop(c);
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
     let code = run.exit_code();
     run.quit(code).await;
-    result.map(|_| code)
+    result?;
+    Ok(code)
+}
+
+impl FrontEnd for Controller {
+    fn every_second(&mut self, _run: &TestRun) {
+        self.publish();
+    }
+
+    fn test_ended(&mut self, _run: &TestRun) -> bool {
+        self.publish();
+        self.ended_at = Some(Instant::now());
+        false
+    }
+
+    fn should_quit(&mut self) -> bool {
+        match (self.web.autoquit, self.ended_at) {
+            (Some(after), Some(ended)) if ended.elapsed() >= after => {
+                log::info!(
+                    "--autoquit: quitting {} s after the test ended",
+                    after.as_secs_f64()
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn reloaded(&mut self, run: &TestRun, result: &Result<String, String>) {
+        let mut info = self.state.scenario.write();
+        match result {
+            Ok(_) => *info = scenario_info(run.scenario(), run.config()),
+            Err(msg) => info.reload_error = Some(msg.clone()),
+        }
+    }
 }
 
 impl Controller {
-    async fn serve_commands(
-        &mut self,
-        mut cmds: mpsc::UnboundedReceiver<Command>,
-    ) -> anyhow::Result<()> {
-        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut last_second = Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                Some(cmd) = cmds.recv() => self.apply(cmd).await,
-                _ = sigint.recv() => { log::info!("Got SIGINT signal, shutting down"); return Ok(()); }
-                _ = sigterm.recv() => { log::info!("Got SIGTERM signal, shutting down"); return Ok(()); }
-            }
-            match self.run.tick().await {
-                Some(Tick::SpawningComplete(_)) => {
-                    self.state.status.write().state = RunState::Running
-                }
-                Some(Tick::End(why)) => {
-                    log::info!("{why}, stopping the test");
-                    self.stop().await;
-                }
-                None => {}
-            }
-            self.state.status.write().user_count = self.run.user_count();
-            if last_second.elapsed() >= Duration::from_secs(1) {
-                last_second = Instant::now();
-                self.run.every_second();
-                self.publish();
-            }
-            if let (Some(after), Some(ended)) = (self.web.autoquit, self.ended_at) {
-                if ended.elapsed() >= after {
-                    log::info!(
-                        "--autoquit: quitting {} s after the test ended",
-                        after.as_secs_f64()
-                    );
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    async fn apply(&mut self, cmd: Command) {
-        match cmd {
-            Command::Swarm { load, reply } => {
-                let r = self.start(load).await;
-                let _ = reply.send(r);
-            }
-            Command::Stop { reply } => {
-                self.stop().await;
-                let _ = reply.send(());
-            }
-            Command::ResetStats { reply } => {
-                self.run.reset_stats().await;
-                let _ = reply.send(());
-            }
-            Command::Reload { reply } => {
-                let _ = reply.send(self.reload().await);
-            }
-        }
-    }
-
-    async fn start(&mut self, load: Load) -> Result<(), String> {
-        let was_running = self.run.is_running();
-        let (users, spawn_rate, run_time) = (load.users, load.spawn_rate, load.run_time);
-        self.run.start(load).await?;
-        let mut st = self.state.status.write();
-        st.state = RunState::Spawning;
-        st.target_users = users;
-        st.spawn_rate = spawn_rate;
-        st.run_time = run_time.map(|t| t.as_secs_f64());
-        if !was_running {
-            st.host = self.run.host().to_string();
-            st.started_at = Some(self.run.started_at());
-            self.ended_at = None;
-        }
-        Ok(())
-    }
-
-    async fn stop(&mut self) {
-        if !self.run.is_running() {
-            return;
-        }
-        self.state.status.write().state = RunState::Stopping;
-        self.run.stop(std::future::pending()).await;
-        {
-            let mut st = self.state.status.write();
-            st.state = RunState::Stopped;
-            st.user_count = 0;
-        }
-        self.publish();
-        self.ended_at = Some(Instant::now());
-    }
-
     /// The `/stats/requests` JSON for the SSE stream.
     fn publish(&self) {
         let json = super::api::stats_requests_json(&self.state, now_unix());
         let _ = self.snapshot.send(Arc::from(json.to_string()));
     }
-
-    /// Re-read the scenario from disk. A compile error keeps the loaded one (and a running test).
-    async fn reload(&mut self) -> Result<String, String> {
-        let cfg = self.run.config();
-        let file = cfg.scenario_file.clone();
-        match Scenario::load(&file, &cfg.scenario_options) {
-            Err(e) => {
-                let msg = e.to_string();
-                log::error!("reload failed, keeping the loaded scenario: {msg}");
-                self.state.status.write().reload_error = Some(msg.clone());
-                Err(msg)
-            }
-            Ok(sc) => {
-                let sc = Arc::new(sc);
-                let n = sc.classes.len();
-                {
-                    let fresh = status_of(&sc, self.run.config());
-                    let mut st = self.state.status.write();
-                    st.classes = fresh.classes;
-                    st.tasks = fresh.tasks;
-                    st.reload_error = None;
-                }
-                self.run.set_scenario(sc).await;
-                let when = if self.run.is_running() {
-                    " (it applies to the next test)"
-                } else {
-                    ""
-                };
-                log::info!("reloaded {}: {n} user classes{when}", file.display());
-                Ok(format!(
-                    "Reloaded {}: {n} user class(es){when}",
-                    file.display()
-                ))
-            }
-        }
-    }
 }
 
-fn status_of(sc: &Scenario, cfg: &RunConfig) -> Status {
-    Status {
-        state: RunState::Ready,
-        user_count: 0,
-        target_users: cfg.load.users,
-        spawn_rate: cfg.load.spawn_rate,
-        host: cfg.load.host.clone().unwrap_or_else(|| default_host(sc)),
+fn scenario_info(sc: &Scenario, cfg: &RunConfig) -> ScenarioInfo {
+    ScenarioInfo {
         scenario_file: cfg.scenario_file.display().to_string(),
         classes: sc
             .classes
@@ -251,8 +148,6 @@ fn status_of(sc: &Scenario, cfg: &RunConfig) -> Status {
             .collect(),
         tasks: tasks_json(sc),
         reload_error: None,
-        started_at: None,
-        run_time: cfg.load.run_time.map(|t| t.as_secs_f64()),
     }
 }
 
@@ -312,7 +207,7 @@ async fn history(State(state): State<Arc<WebState>>) -> Json<Vec<HistoryPoint>> 
 }
 
 async fn status(State(state): State<Arc<WebState>>) -> Json<Status> {
-    Json(state.status.read().clone())
+    Json(state.status())
 }
 
 async fn reload(State(state): State<Arc<WebState>>) -> (axum::http::StatusCode, Json<Value>) {

@@ -11,32 +11,12 @@ use std::sync::Arc;
 use axum::Router;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::stats::Stats;
 
-/// Where a test is, in Locust's words (`/stats/requests` "state").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunState {
-    Ready,
-    Spawning,
-    Running,
-    Stopping,
-    Stopped,
-}
-
-impl RunState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Ready => "ready",
-            RunState::Spawning => "spawning",
-            RunState::Running => "running",
-            RunState::Stopping => "stopping",
-            RunState::Stopped => "stopped",
-        }
-    }
-}
+pub use crate::run::{Command, Load, RunState, RunStatus};
+pub use crate::stats::HistoryPoint;
 
 /// A user class as the UI shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -47,17 +27,9 @@ pub struct ClassInfo {
     pub host: Option<String>,
 }
 
-/// What the controller publishes about the run.
+/// What the UI knows of the loaded scenario; changes only on reload.
 #[derive(Clone, Debug, Serialize)]
-pub struct Status {
-    pub state: RunState,
-    /// Users running now.
-    pub user_count: u64,
-    /// The target of the current or last ramp, and its spawn rate.
-    pub target_users: u64,
-    pub spawn_rate: f64,
-    /// The host the users hit (from the swarm form, -H, or the first class).
-    pub host: String,
+pub struct ScenarioInfo {
     /// The scenario file as given on the command line.
     pub scenario_file: String,
     pub classes: Vec<ClassInfo>,
@@ -65,31 +37,15 @@ pub struct Status {
     pub tasks: serde_json::Value,
     /// The last reload's compile error (`file:line:col: message`), if it failed.
     pub reload_error: Option<String>,
-    /// Unix seconds the current/last test started, and its run time limit in seconds.
-    pub started_at: Option<f64>,
-    pub run_time: Option<f64>,
 }
 
-pub use crate::run::Load;
-pub use crate::stats::HistoryPoint;
-
-/// Commands from handlers to the controller. Every reply is sent once the change is applied.
-pub enum Command {
-    /// Start a test, or re-target the running one (Locust's POST /swarm).
-    Swarm {
-        load: Load,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    Stop {
-        reply: oneshot::Sender<()>,
-    },
-    ResetStats {
-        reply: oneshot::Sender<()>,
-    },
-    /// Re-read the scenario from disk between runs: Ok(message) or Err(compile error).
-    Reload {
-        reply: oneshot::Sender<Result<String, String>>,
-    },
+/// `/status`: the test run's own status plus the scenario, derived on each read.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub run: RunStatus,
+    #[serde(flatten)]
+    pub scenario: ScenarioInfo,
 }
 
 /// What the web front end is asked for (the options layer builds it; the web layer never sees
@@ -120,11 +76,14 @@ impl Default for WebOptions {
     }
 }
 
-/// Everything handlers read. One per process; the controller updates it.
+/// Everything handlers read. One per process; the test run publishes `run`, the controller
+/// writes `scenario` on reload.
 pub struct WebState {
     pub cmd: mpsc::UnboundedSender<Command>,
     pub stats: Arc<Mutex<Stats>>,
-    pub status: RwLock<Status>,
+    /// The test run's status (its only writer is the test run).
+    pub run: watch::Receiver<RunStatus>,
+    pub scenario: RwLock<ScenarioInfo>,
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
     /// The `/stats/requests` JSON, refreshed once a second (the SSE stream sends it).
     pub snapshot: watch::Receiver<Arc<str>>,
@@ -134,6 +93,21 @@ pub struct WebState {
 /// The whole web app: API routes, the UI's files, and a JSON 404 for anything else.
 /// `api::finish` adds the fallback, body limit, CORS and basic auth to every route merged before
 /// it (routes merged into the returned router afterwards are not protected).
+impl WebState {
+    /// The run's status now (a copy: no lock outlives the call).
+    pub fn run_status(&self) -> RunStatus {
+        self.run.borrow().clone()
+    }
+
+    /// `/status`, derived from the run's status and the scenario.
+    pub fn status(&self) -> Status {
+        Status {
+            run: self.run_status(),
+            scenario: self.scenario.read().clone(),
+        }
+    }
+}
+
 pub fn router(state: Arc<WebState>) -> Router {
     let app = api::routes(state.clone())
         .merge(assets::routes())

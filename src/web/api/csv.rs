@@ -74,8 +74,8 @@ fn attachment(body: Vec<u8>, name: &str) -> Response {
 /// stats' start.
 fn file_name(state: &WebState, start_unix: f64, suffix: &str) -> String {
     let (scenario, host) = {
-        let status = state.status.read();
-        (status.scenario_file.clone(), status.host.clone())
+        let file = state.scenario.read().scenario_file.clone();
+        (file, state.run_status().host)
     };
     attachment_name(start_unix, &scenario, &host, &format!("_{suffix}.csv"))
 }

@@ -34,7 +34,7 @@ pub(super) async fn metrics(State(state): State<Arc<WebState>>) -> Response {
 /// The exposition text at unix time `now`.
 pub fn render_metrics(state: &WebState, now: f64) -> String {
     let (run_state, users, target) = {
-        let s = state.status.read();
+        let s = state.run_status();
         (s.state, s.user_count, s.target_users)
     };
     let mut out = String::new();

@@ -21,13 +21,9 @@ pub(super) async fn report(
     });
     let now = crate::stats::unix_now();
     let (scenario, host, started_at, run_state) = {
-        let s = state.status.read();
-        (
-            s.scenario_file.clone(),
-            s.host.clone(),
-            s.started_at,
-            s.state,
-        )
+        let s = state.run_status();
+        let file = state.scenario.read().scenario_file.clone();
+        (file, s.host, s.started_at, s.state)
     };
     let history = state.history.lock().clone();
     // A copy, so rendering does not hold the lock the controller merges under.

@@ -21,7 +21,7 @@ const STAT_PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 /// after a reset). Each lock is taken and released in turn, never two at once.
 pub fn stats_requests_json(state: &WebState, now: f64) -> Value {
     let (run_state, user_count) = {
-        let status = state.status.read();
+        let status = state.run.borrow();
         (status.state, status.user_count)
     };
     let current = if matches!(run_state, RunState::Spawning | RunState::Running) {

@@ -280,7 +280,7 @@ pub(super) async fn swarm(
             let mut body = json!({
                 "success": true,
                 "message": "Swarming started",
-                "host": state.status.read().host.clone(),
+                "host": state.run_status().host,
             });
             if let Some(t) = run_time {
                 body["run_time"] = seconds(t);
@@ -294,7 +294,7 @@ pub(super) async fn swarm(
 }
 
 fn rejected(state: &WebState, message: String) -> Response {
-    let host = state.status.read().host.clone();
+    let host = state.run_status().host;
     let body = json!({"success": false, "message": message, "host": host});
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }

@@ -1,0 +1,103 @@
+//! The console front end (headless mode): starts the configured test, prints Locust's stats table
+//! every 2 s while it runs, and at the end the summary tables and, with `--json`, the final stats
+//! as JSON on stdout (the tables then go to stderr).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::report::{console, json};
+use crate::run::{drive, FrontEnd, RunConfig, TestRun};
+use crate::script::Scenario;
+use crate::stats::unix_now;
+
+/// Exit code when the configured test cannot start (e.g. a class without a host).
+const EXIT_USAGE: i32 = 2;
+
+/// What the console shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsoleOptions {
+    /// No periodic tables, only the final summary.
+    pub only_summary: bool,
+    /// The final stats as Locust's JSON list on stdout (tables go to stderr).
+    pub json: bool,
+}
+
+struct Console {
+    opts: ConsoleOptions,
+    last_table: Instant,
+}
+
+impl FrontEnd for Console {
+    fn every_second(&mut self, run: &TestRun) {
+        if self.opts.only_summary || self.last_table.elapsed() < Duration::from_secs(2) {
+            return;
+        }
+        self.last_table = Instant::now();
+        let mut out = Vec::new();
+        let _ = console::write_stats_table(&mut out, &run.stats.lock(), unix_now(), true);
+        self.tables_out(&out);
+    }
+
+    /// Headless mode ends with its test.
+    fn test_ended(&mut self, _run: &TestRun) -> bool {
+        true
+    }
+}
+
+impl Console {
+    /// Tables go to stdout, or to stderr when stdout carries `--json`.
+    fn tables_out(&self, bytes: &[u8]) {
+        if self.opts.json {
+            let _ = std::io::stderr().write_all(bytes);
+        } else {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(bytes);
+            let _ = o.flush();
+        }
+    }
+
+    fn summary(&self, run: &TestRun) -> anyhow::Result<()> {
+        // The stats lock is released before the quitting listeners run.
+        let (now, st) = (unix_now(), run.stats.lock());
+        let mut out = Vec::new();
+        let _ = console::write_stats_table(&mut out, &st, now, false);
+        let _ = writeln!(out);
+        let _ = console::write_percentiles_table(&mut out, &st);
+        let _ = writeln!(out);
+        let _ = console::write_error_report(&mut out, &st);
+        self.tables_out(&out);
+        if self.opts.json {
+            let mut o = std::io::stdout().lock();
+            json::write_stats_json(&mut o, &st).context("writing --json")?;
+            let _ = writeln!(o);
+        }
+        Ok(())
+    }
+}
+
+/// Run the configured test headless until its run time, `stop_test()` or Ctrl-C; returns the
+/// exit code.
+pub async fn run(
+    scenario: Arc<Scenario>,
+    cfg: RunConfig,
+    opts: ConsoleOptions,
+) -> anyhow::Result<i32> {
+    let load = cfg.load.clone();
+    let mut run = TestRun::new(cfg, scenario).await;
+    if let Err(e) = run.start(load).await {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
+    let mut console = Console {
+        opts,
+        last_table: Instant::now(),
+    };
+    drive(&mut run, &mut console, None).await?;
+    console.summary(&run)?;
+    let code = run.exit_code();
+    run.quit(code).await;
+    Ok(code)
+}
