@@ -315,7 +315,7 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     const origin = new URL(base).origin;
     const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
     assert.deepEqual(foreign, [], 'requests to other hosts');
-    assert.ok(requests.some((u) => u.includes('/assets/vendor/uPlot.iife.min.js')), 'uPlot came from the server');
+    assert.ok(requests.some((u) => /\/assets\/[0-9a-f]{16}\/vendor\/uPlot\.iife\.min\.js$/.test(u)), 'uPlot came from the server');
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
     t.diagnostic(`${requests.length} requests, all to ${origin}; screenshots in ${SHOTS}`);
   } catch (e) {
