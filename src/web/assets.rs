@@ -1,5 +1,6 @@
 //! The UI's files from `web/`, embedded in the binary so a single file works offline: `/` is
-//! `index.html`, `/assets/...` the script, styles and the vendored chart library (uPlot).
+//! `index.html`, `/assets/...` the ES modules of the UI, the styles, and the charts script and
+//! chart library (uPlot) that the HTML report shares, as classic scripts.
 //!
 //! Caching: `index.html` is revalidated on every load (`no-cache` plus an ETag) and links its
 //! assets as `assets/<build hash>/x`. The hash is a path segment, not a query, so the modules'
@@ -39,7 +40,16 @@ macro_rules! asset {
 }
 
 const ASSETS: &[Asset] = &[
-    asset!("app.js", JS),
+    asset!("ui/main.js", JS),
+    asset!("ui/state.js", JS),
+    asset!("ui/api.js", JS),
+    asset!("ui/dom.js", JS),
+    asset!("ui/views/tabs.js", JS),
+    asset!("ui/views/header.js", JS),
+    asset!("ui/views/start.js", JS),
+    asset!("ui/views/stats.js", JS),
+    asset!("ui/views/charts.js", JS),
+    asset!("ui/views/panels.js", JS),
     asset!("charts.js", JS),
     asset!("style.css", CSS),
     asset!("favicon.svg", "image/svg+xml"),
@@ -209,7 +219,61 @@ mod tests {
             );
             linked += 1;
         }
+        // The modules main.js imports are linked as modulepreload.
         assert_eq!(linked, ASSETS.len(), "every embedded asset is linked once");
+    }
+
+    /// The paths a module imports (`import ... from './x.js'`), resolved against its folder.
+    fn imports_of(module: &Asset) -> Vec<String> {
+        let dir = module.path.rsplit_once('/').map_or("", |(d, _)| d);
+        String::from_utf8_lossy(module.body)
+            .split(" from '")
+            .skip(1)
+            .map(|rest| {
+                let spec = rest.split('\'').next().unwrap_or("");
+                let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+                for seg in spec.split('/') {
+                    match seg {
+                        "." => {}
+                        ".." => {
+                            parts.pop();
+                        }
+                        _ => parts.push(seg),
+                    }
+                }
+                assert!(
+                    spec.starts_with("./") || spec.starts_with("../"),
+                    "{} imports {spec}: only relative imports stay on this server",
+                    module.path
+                );
+                parts.join("/")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_module_import_is_embedded() {
+        let modules: Vec<&Asset> = ASSETS
+            .iter()
+            .filter(|a| a.path.starts_with("ui/"))
+            .collect();
+        assert!(modules.len() > 1);
+        let mut imported = 0;
+        for m in &modules {
+            assert_eq!(m.content_type, JS, "{}", m.path);
+            for path in imports_of(m) {
+                assert!(
+                    modules.iter().any(|a| a.path == path),
+                    "{} imports {path}, which is not embedded",
+                    m.path
+                );
+                imported += 1;
+            }
+        }
+        assert!(
+            imported >= modules.len() - 1,
+            "the modules import each other"
+        );
     }
 
     #[test]
@@ -266,7 +330,7 @@ mod tests {
     #[test]
     fn assets_have_types_and_versioned_caching() {
         let get = |path: &str| block_on(asset(Path(path.to_owned()), HeaderMap::new()));
-        let res = get(&format!("{}/app.js", version()));
+        let res = get(&format!("{}/ui/main.js", version()));
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header_of(&res, header::CONTENT_TYPE), JS);
         assert_eq!(
@@ -287,7 +351,7 @@ mod tests {
         for missing in [
             "../Cargo.toml".to_owned(),
             format!("{}/../Cargo.toml", version()),
-            format!("{}/nope.js", version()),
+            format!("{}/app.js", version()),
             "nope.js".to_owned(),
         ] {
             assert_eq!(get(&missing).status(), StatusCode::NOT_FOUND, "{missing}");
