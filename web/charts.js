@@ -1,5 +1,6 @@
-// The three charts of the control UI and of the HTML report, drawn with the vendored uPlot.
-// Data is uPlot's column layout: [times (unix s), series1, series2, ...]; null is a gap.
+// The three charts of the control UI and of the HTML report, drawn with the vendored uPlot, and
+// the number formats both share. A classic script, not a module: the report inlines it.
+// Data is uPlot's column layout: [times (server unix s), series1, series2, ...]; null is a gap.
 (function (global) {
   'use strict';
 
@@ -96,5 +97,5 @@
     return chart;
   }
 
-  global.RLCharts = { create, SPECS, fmtMs, fmtRate };
+  global.RLCharts = { create, SPECS, fmtMs, fmtRate, fmtInt };
 })(window);

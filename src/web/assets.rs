@@ -1,13 +1,16 @@
 //! The UI's files from `web/`, embedded in the binary so a single file works offline: `/` is
-//! `index.html`, `/assets/...` the script, styles and the vendored chart library (uPlot).
+//! `index.html`, `/assets/...` the ES modules of the UI, the styles, and the charts script and
+//! chart library (uPlot) that the HTML report shares, as classic scripts.
 //!
 //! Caching: `index.html` is revalidated on every load (`no-cache` plus an ETag) and links its
-//! assets as `assets/x?v=<build hash>`; an asset asked for with the current hash is immutable for a
-//! year, any other request for it is revalidated. A new binary therefore never serves stale files.
+//! assets as `assets/<build hash>/x`. The hash is a path segment, not a query, so the modules'
+//! relative imports (`./state.js`) carry it too. An asset asked for under the current hash is
+//! immutable for a year, any other request for it (no hash, an old one) is revalidated. A new
+//! binary therefore never serves stale files.
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, RawQuery};
+use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,37 +28,33 @@ struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
+/// `web/<path>`, embedded.
+macro_rules! asset {
+    ($path:literal, $content_type:expr) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../web/", $path)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "app.js",
-        content_type: JS,
-        body: include_bytes!("../../web/app.js"),
-    },
-    Asset {
-        path: "charts.js",
-        content_type: JS,
-        body: include_bytes!("../../web/charts.js"),
-    },
-    Asset {
-        path: "style.css",
-        content_type: CSS,
-        body: include_bytes!("../../web/style.css"),
-    },
-    Asset {
-        path: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_bytes!("../../web/favicon.svg"),
-    },
-    Asset {
-        path: "vendor/uPlot.iife.min.js",
-        content_type: JS,
-        body: include_bytes!("../../web/vendor/uPlot.iife.min.js"),
-    },
-    Asset {
-        path: "vendor/uPlot.min.css",
-        content_type: CSS,
-        body: include_bytes!("../../web/vendor/uPlot.min.css"),
-    },
+    asset!("ui/main.js", JS),
+    asset!("ui/state.js", JS),
+    asset!("ui/api.js", JS),
+    asset!("ui/dom.js", JS),
+    asset!("ui/views/tabs.js", JS),
+    asset!("ui/views/header.js", JS),
+    asset!("ui/views/start.js", JS),
+    asset!("ui/views/stats.js", JS),
+    asset!("ui/views/charts.js", JS),
+    asset!("ui/views/panels.js", JS),
+    asset!("charts.js", JS),
+    asset!("style.css", CSS),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("vendor/uPlot.iife.min.js", JS),
+    asset!("vendor/uPlot.min.css", CSS),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../../web/index.html");
@@ -72,7 +71,7 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// A hash of every embedded file: the `?v=` of asset links and every ETag.
+/// A hash of every embedded file: the path prefix of asset links and every ETag.
 fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
@@ -149,11 +148,18 @@ async fn index(headers: HeaderMap) -> Response {
     res
 }
 
-async fn asset(
-    Path(path): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+/// `path` without its leading build hash, and whether that hash is this build's.
+fn unversioned(path: &str) -> (&str, bool) {
+    match path.split_once('/') {
+        Some((hash, rest)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (rest, hash == version())
+        }
+        _ => (path, false),
+    }
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let (path, current) = unversioned(&path);
     let Some(a) = ASSETS.iter().find(|a| a.path == path) else {
         return (
             StatusCode::NOT_FOUND,
@@ -162,10 +168,6 @@ async fn asset(
         )
             .into_response();
     };
-    let current = query
-        .as_deref()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "v"))
-        .is_some_and(|(_, v)| v == version());
     let cache = if current {
         "public, max-age=31536000, immutable"
     } else {
@@ -202,18 +204,76 @@ mod tests {
     fn index_links_only_embedded_assets_of_this_build() {
         let html = index_html();
         assert!(!html.contains("{{version}}"));
+        let prefix = format!("\"assets/{}/", version());
+        assert_eq!(
+            html.matches("\"assets/").count(),
+            html.matches(&prefix).count(),
+            "every asset link carries this build's hash"
+        );
         let mut linked = 0;
-        for part in html.split("\"assets/").skip(1) {
-            let link = part.split('"').next().unwrap_or("");
-            let (path, query) = link.split_once('?').unwrap_or((link, ""));
+        for part in html.split(&prefix).skip(1) {
+            let path = part.split('"').next().unwrap_or("");
             assert!(
                 ASSETS.iter().any(|a| a.path == path),
                 "{path} is not embedded"
             );
-            assert_eq!(query, format!("v={}", version()), "{link}");
             linked += 1;
         }
+        // The modules main.js imports are linked as modulepreload.
         assert_eq!(linked, ASSETS.len(), "every embedded asset is linked once");
+    }
+
+    /// The paths a module imports (`import ... from './x.js'`), resolved against its folder.
+    fn imports_of(module: &Asset) -> Vec<String> {
+        let dir = module.path.rsplit_once('/').map_or("", |(d, _)| d);
+        String::from_utf8_lossy(module.body)
+            .split(" from '")
+            .skip(1)
+            .map(|rest| {
+                let spec = rest.split('\'').next().unwrap_or("");
+                let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+                for seg in spec.split('/') {
+                    match seg {
+                        "." => {}
+                        ".." => {
+                            parts.pop();
+                        }
+                        _ => parts.push(seg),
+                    }
+                }
+                assert!(
+                    spec.starts_with("./") || spec.starts_with("../"),
+                    "{} imports {spec}: only relative imports stay on this server",
+                    module.path
+                );
+                parts.join("/")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_module_import_is_embedded() {
+        let modules: Vec<&Asset> = ASSETS
+            .iter()
+            .filter(|a| a.path.starts_with("ui/"))
+            .collect();
+        assert!(modules.len() > 1);
+        let mut imported = 0;
+        for m in &modules {
+            assert_eq!(m.content_type, JS, "{}", m.path);
+            for path in imports_of(m) {
+                assert!(
+                    modules.iter().any(|a| a.path == path),
+                    "{} imports {path}, which is not embedded",
+                    m.path
+                );
+                imported += 1;
+            }
+        }
+        assert!(
+            imported >= modules.len() - 1,
+            "the modules import each other"
+        );
     }
 
     #[test]
@@ -269,26 +329,33 @@ mod tests {
 
     #[test]
     fn assets_have_types_and_versioned_caching() {
-        let get = |path: &str, query: Option<String>| {
-            block_on(asset(
-                Path(path.to_owned()),
-                RawQuery(query),
-                HeaderMap::new(),
-            ))
-        };
-        let res = get("app.js", Some(format!("v={}", version())));
+        let get = |path: &str| block_on(asset(Path(path.to_owned()), HeaderMap::new()));
+        let res = get(&format!("{}/ui/main.js", version()));
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header_of(&res, header::CONTENT_TYPE), JS);
         assert_eq!(
             header_of(&res, header::CACHE_CONTROL),
             "public, max-age=31536000, immutable"
         );
-        let res = get("vendor/uPlot.min.css", Some("v=stale".into()));
-        assert_eq!(header_of(&res, header::CONTENT_TYPE), CSS);
-        assert_eq!(header_of(&res, header::CACHE_CONTROL), "no-cache");
-        assert_eq!(get("favicon.svg", None).status(), StatusCode::OK);
-        assert_eq!(get("../Cargo.toml", None).status(), StatusCode::NOT_FOUND);
-        assert_eq!(get("nope.js", None).status(), StatusCode::NOT_FOUND);
+        // An old page's hash, or none: served, but revalidated.
+        for path in [
+            "0123456789abcdef/vendor/uPlot.min.css",
+            "vendor/uPlot.min.css",
+        ] {
+            let res = get(path);
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(header_of(&res, header::CONTENT_TYPE), CSS);
+            assert_eq!(header_of(&res, header::CACHE_CONTROL), "no-cache");
+        }
+        assert_eq!(get("favicon.svg").status(), StatusCode::OK);
+        for missing in [
+            "../Cargo.toml".to_owned(),
+            format!("{}/../Cargo.toml", version()),
+            format!("{}/app.js", version()),
+            "nope.js".to_owned(),
+        ] {
+            assert_eq!(get(&missing).status(), StatusCode::NOT_FOUND, "{missing}");
+        }
     }
 
     #[test]

@@ -209,6 +209,25 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     const before = await waitFor('chart points', async () => (await points()) >= 2 && (await points()));
     await waitFor('the chart to grow', async () => (await points()) >= before + 2, 15_000);
     assert.equal(await page.locator('#tab-charts canvas').count(), 3);
+    // The x values are the server's history times (its clock), not the browser's; a page opened
+    // mid-run draws the same points from the start of the run.
+    const chartsMatchHistory = async (least) => {
+      const drawn = await page.evaluate(async () => {
+        const main = document.querySelector('script[type="module"]').src;
+        return (await import(new URL('views/charts.js', main).href)).drawnTimes();
+      });
+      const history = await (await fetch(base + '/stats/history', { signal: AbortSignal.timeout(5000) })).json();
+      const serverTimes = history.map((h) => h.time);
+      assert.ok(drawn.rps.length >= least, `${drawn.rps.length} points drawn, ${least} expected`);
+      for (const [chart, times] of Object.entries(drawn)) {
+        assert.deepEqual(times, serverTimes.slice(0, times.length), `${chart} chart x values`);
+      }
+      return drawn.rps.length;
+    };
+    const drawnBefore = await chartsMatchHistory(2);
+    await page.reload();
+    await page.locator('#chart-rps canvas').waitFor({ state: 'visible' });
+    await chartsMatchHistory(drawnBefore);
     await shot(page, '04-charts');
 
     // ---- edit the running test: 5 -> 8 users
@@ -241,9 +260,29 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     await shot(page, '10b-running-dark-mode');
     await page.emulateMedia({ colorScheme: 'light' });
 
-    // ---- stop
+    // ---- the state shown is the server's: a stop the server never got changes nothing
+    const serverState = async () => (await (await fetch(base + '/stats/requests', { signal: AbortSignal.timeout(5000) })).json()).state;
+    await page.route('**/stop', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ success: true, message: 'Test stopped' }) }));
+    await page.evaluate(() => {
+      const label = document.getElementById('m-state');
+      window.stateLabels = [];
+      new MutationObserver(() => window.stateLabels.push(label.textContent)).observe(label, { childList: true, characterData: true, subtree: true });
+    });
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/stats/requests'));
+    await page.click('#btn-stop');
+    await refreshed; // the UI asked the server again after the command's answer
+    await page.waitForTimeout(2500); // two more snapshots from the stream
+    const labels = await page.evaluate(() => window.stateLabels);
+    assert.ok(labels.length > 0 && labels.every((l) => l === 'RUNNING'), `state labels since the click: ${labels}`);
+    assert.equal(await serverState(), 'running');
+    assert.equal(await page.locator('#btn-stop').isVisible(), true);
+    await page.unroute('**/stop');
+
+    // ---- stop: STOPPED shows once the server says so
     await page.click('#btn-stop');
     await waitFor('state STOPPED', async () => (await text('#m-state')) === 'STOPPED');
+    assert.equal(await serverState(), 'stopped');
     assert.equal(await page.locator('#btn-new').isVisible(), true);
     assert.equal(await page.locator('#btn-stop').isVisible(), false);
     await shot(page, '11-stopped');
@@ -315,7 +354,7 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     const origin = new URL(base).origin;
     const foreign = requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
     assert.deepEqual(foreign, [], 'requests to other hosts');
-    assert.ok(requests.some((u) => u.includes('/assets/vendor/uPlot.iife.min.js')), 'uPlot came from the server');
+    assert.ok(requests.some((u) => /\/assets\/[0-9a-f]{16}\/vendor\/uPlot\.iife\.min\.js$/.test(u)), 'uPlot came from the server');
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
     t.diagnostic(`${requests.length} requests, all to ${origin}; screenshots in ${SHOTS}`);
   } catch (e) {
