@@ -51,6 +51,7 @@ impl Fake {
         let (run_tx, run_rx) = watch::channel(RunStatus {
             state: RunState::Ready,
             user_count: 0,
+            user_classes_count: Default::default(),
             target_users: 0,
             spawn_rate: 1.0,
             host: HOST.to_owned(),

@@ -1,6 +1,8 @@
 //! The one status value of a test run (state, users, host, times), published by the test run
 //! through a watch channel. Front ends read it; nobody else writes it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// Where a test is, in Locust's words (`/stats/requests` "state").
@@ -37,6 +39,8 @@ pub struct RunStatus {
     pub state: RunState,
     /// Users running now.
     pub user_count: u64,
+    /// Users running now per class (Locust's `user_classes_count`; empty before the first test).
+    pub user_classes_count: BTreeMap<String, u64>,
     /// The target of the current or last ramp, and its spawn rate.
     pub target_users: u64,
     pub spawn_rate: f64,

@@ -71,6 +71,7 @@ impl TestRun {
         let (status, _) = watch::channel(RunStatus {
             state: RunState::Ready,
             user_count: 0,
+            user_classes_count: Default::default(),
             target_users: cfg.load.users,
             spawn_rate: cfg.load.spawn_rate,
             host: cfg
@@ -235,10 +236,18 @@ impl TestRun {
         let test = self.test.as_mut()?;
         let completed = test.runner.tick();
         let users = test.runner.user_count() as u64;
+        let runner = &test.runner;
         self.status.send_if_modified(|st| {
-            let changed = st.user_count != users;
+            if st.user_count == users && !st.user_classes_count.is_empty() {
+                return false;
+            }
             st.user_count = users;
-            changed
+            st.user_classes_count = runner
+                .class_counts()
+                .into_iter()
+                .map(|(k, v)| (k, v as u64))
+                .collect();
+            true
         });
         if let Some(users) = completed {
             let mut a = Map::new();
@@ -345,6 +354,7 @@ impl TestRun {
         self.status.send_modify(|s| {
             s.state = RunState::Stopped;
             s.user_count = 0;
+            s.user_classes_count.values_mut().for_each(|n| *n = 0);
         });
     }
 
