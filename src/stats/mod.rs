@@ -12,6 +12,7 @@ mod bucket;
 mod entry;
 mod errors;
 mod histogram;
+mod remote;
 mod shard;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +21,8 @@ pub use aggregate::{Stats, AGGREGATED_NAME};
 pub use bucket::bucket_response_time;
 pub use entry::{Entry, LocustEntryDict};
 pub use errors::{ErrorRow, ExceptionRow};
-pub use histogram::{sanitize_response_time, MAX_RESPONSE_TIME_MS};
+pub use histogram::{sanitize_response_time, CompactError, LatencyHistogram, MAX_RESPONSE_TIME_MS};
+pub use remote::{RemoteEntry, RemoteError, StatsEntryDict};
 pub use shard::{Delta, Shard};
 
 /// Locust's `PERCENTILES_TO_REPORT`: the console and CSV percentile columns.
