@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod coro;
 pub mod demo;
+pub mod distributed;
 pub mod http;
 pub mod logging;
 pub mod report;
