@@ -333,12 +333,13 @@ async fn serve_peer(
         let mut write_half = write_half;
         write_loop(&mut write_half, &mut rx).await;
     });
-    let reader = tokio::spawn(read_peer(
-        BufReader::new(read_half),
-        name,
-        shared.clone(),
-        in_tx,
-    ));
+    // The reader starts once the peer is routable, so a reply to its first message finds it.
+    let (go, ready) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        if ready.await.is_ok() {
+            read_peer(BufReader::new(read_half), name, shared, in_tx).await;
+        }
+    });
     let peer = Peer {
         tx,
         generation,
@@ -349,6 +350,7 @@ async fn serve_peer(
     if let Some(old) = peers.lock().insert(identity.clone(), peer) {
         old.abort();
     }
+    let _ = go.send(());
     let _ = reader.await;
     let mut map = peers.lock();
     if map
