@@ -17,8 +17,8 @@ pub use payload::{
     UpdateUserClass, WorkerState,
 };
 pub use protocol::{
-    check_client_version, new_node_id, Message, ProtocolError, VersionCheck,
-    DEFAULT_MAX_FRAME_BYTES, LOCUST_VERSION,
+    check_client_version, new_node_id, timing, Message, ProtocolError, VersionCheck,
+    DEFAULT_MASTER_PORT, DEFAULT_MAX_FRAME_BYTES, LOCUST_VERSION,
 };
 pub use report::{merge_report, StatsEntryDict, StatsErrorDict, StatsReport};
 pub use transport::{MasterSocket, TransportError, TransportOptions, WorkerSocket};

@@ -10,6 +10,29 @@ use serde::Serialize;
 /// The Locust release whose protocol this module speaks (`client_ready` compares against it).
 pub const LOCUST_VERSION: &str = "2.47.0";
 
+/// Locust's default `--master-port` / `--master-bind-port`.
+pub const DEFAULT_MASTER_PORT: u16 = 5557;
+
+/// Locust's timers (runners.py), for the run layer that drives these messages.
+pub mod timing {
+    use std::time::Duration;
+
+    /// A worker's heartbeat cadence; the master answers each one.
+    pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+    /// Missed master-side heartbeat checks (1 s apart) before a worker counts as missing.
+    pub const HEARTBEAT_LIVENESS: i32 = 3;
+    /// A worker quits after this long without a heartbeat from its master.
+    pub const MASTER_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// A worker's `stats` report cadence.
+    pub const WORKER_REPORT_INTERVAL: Duration = Duration::from_secs(3);
+    /// A worker's `logs` cadence.
+    pub const WORKER_LOG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+    /// How long a worker waits for `ack` before sending `client_ready` again...
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// ...and how many times before it gives up.
+    pub const CONNECT_RETRY_COUNT: u32 = 60;
+}
+
 /// Default largest frame accepted. A report of a few thousand busy rows is a few MiB; this leaves
 /// room while bounding the memory one message can claim.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
