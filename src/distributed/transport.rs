@@ -564,16 +564,24 @@ async fn serve_master(
     in_tx: &InTx,
 ) -> bool {
     let (read_half, mut writer) = stream.into_split();
-    let mut reader = tokio::spawn(read_peer(
+    let mut reader = AbortOnDrop(tokio::spawn(read_peer(
         BufReader::new(read_half),
         MASTER.to_owned(),
         shared.clone(),
         in_tx.clone(),
-    ));
-    let closed = tokio::select! {
+    )));
+    tokio::select! {
         closed = write_loop(&mut writer, out_rx) => closed,
-        _ = &mut reader => false,
-    };
-    reader.abort();
-    closed
+        _ = &mut reader.0 => false,
+    }
+}
+
+/// Ends the connection's reader with the connection, also when the socket's task is aborted
+/// (`reconnect`, drop) rather than left reading until the master hangs up.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
