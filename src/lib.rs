@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod coro;
 pub mod demo;
+pub mod distributed;
 pub mod http;
 pub mod logging;
 pub mod pyfmt;

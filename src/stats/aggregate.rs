@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::entry::Entry;
 use super::errors::{ErrorRow, ExceptionRow};
+use super::remote::{RemoteEntry, RemoteError};
 use super::shard::Delta;
 
 /// Name and method of the row that totals every request.
@@ -45,49 +46,95 @@ impl Stats {
         for de in delta.entries {
             for (error, tally) in de.errors {
                 let key = (de.method.clone(), de.name.clone(), error);
-                match self.errors.get_mut(&key) {
-                    Some(row) => row.absorb(tally.occurrences, tally.first_seen, tally.last_seen),
-                    None => {
-                        let (method, name, error) = key.clone();
-                        let row = ErrorRow {
-                            method,
-                            name,
-                            error,
-                            occurrences: tally.occurrences,
-                            first_seen: tally.first_seen,
-                            last_seen: tally.last_seen,
-                        };
-                        self.errors.insert(key, row);
-                    }
-                }
+                self.absorb_error(key, tally.occurrences, tally.first_seen, tally.last_seen);
             }
-            self.total.absorb(&de.acc, &de.seconds);
-            let start_time = self.start_time;
-            self.entries
-                .entry((de.name, de.method))
-                .or_insert_with_key(|(name, method)| Entry::new(method, name, start_time))
+            self.entry_mut(de.name, de.method)
                 .absorb(&de.acc, &de.seconds);
+            self.total.absorb(&de.acc, &de.seconds);
         }
         for exc in delta.exceptions {
-            let key = (exc.msg, exc.traceback);
-            match self.exception_index.get(&key) {
-                Some(&i) => {
-                    if let Some(row) = self.exceptions.get_mut(i) {
-                        row.count = row.count.saturating_add(exc.count);
-                    }
-                }
-                None => {
-                    self.exception_index
-                        .insert(key.clone(), self.exceptions.len());
-                    self.exceptions.push(ExceptionRow {
-                        count: exc.count,
-                        msg: key.0,
-                        traceback: key.1,
-                        nodes: LOCAL_NODE.to_owned(),
-                    });
-                }
+            self.absorb_exception(exc.msg, exc.traceback, exc.count, LOCAL_NODE);
+        }
+        self.refresh_run_last_request_timestamp();
+    }
+
+    /// Adds rows and errors reported by another node (see [`RemoteEntry`]); the master's merge of
+    /// a worker's `stats` message.
+    pub fn merge_remote(&mut self, entries: Vec<RemoteEntry>, errors: Vec<RemoteError>) {
+        for remote in entries {
+            let (start, approximate) = (remote.row.start_time, remote.approximate);
+            let (name, method) = (remote.row.name.clone(), remote.row.method.clone());
+            let (acc, seconds) = remote.into_parts();
+            let entry = self.entry_mut(name, method);
+            entry.absorb(&acc, &seconds);
+            entry.absorb_remote_meta(start, approximate);
+            self.total.absorb(&acc, &seconds);
+            self.total.absorb_remote_meta(start, approximate);
+        }
+        for e in errors {
+            // Locust before 2.44 sent no first/last seen; the other one, or the run start, stands in.
+            let first = e.first_seen.or(e.last_seen).unwrap_or(self.start_time);
+            let last = e.last_seen.unwrap_or(first);
+            self.absorb_error((e.method, e.name, e.error), e.occurrences, first, last);
+        }
+        self.refresh_run_last_request_timestamp();
+    }
+
+    /// One script exception reported by worker `node` (Locust's `exception` message).
+    pub fn record_remote_exception(&mut self, node: &str, msg: &str, traceback: &str) {
+        self.absorb_exception(msg.to_owned(), traceback.to_owned(), 1, node);
+    }
+
+    fn entry_mut(&mut self, name: String, method: String) -> &mut Entry {
+        let start_time = self.start_time;
+        self.entries
+            .entry((name, method))
+            .or_insert_with_key(|(name, method)| Entry::new(method, name, start_time))
+    }
+
+    fn absorb_error(&mut self, key: (String, String, String), n: u64, first: f64, last: f64) {
+        match self.errors.get_mut(&key) {
+            Some(row) => row.absorb(n, first, last),
+            None => {
+                let (method, name, error) = key.clone();
+                let row = ErrorRow {
+                    method,
+                    name,
+                    error,
+                    occurrences: n,
+                    first_seen: first,
+                    last_seen: last,
+                };
+                self.errors.insert(key, row);
             }
         }
+    }
+
+    fn absorb_exception(&mut self, msg: String, traceback: String, count: u64, node: &str) {
+        let key = (msg, traceback);
+        match self.exception_index.get(&key) {
+            Some(&i) => {
+                if let Some(row) = self.exceptions.get_mut(i) {
+                    row.count = row.count.saturating_add(count);
+                    if !row.nodes.split(", ").any(|n| n == node) {
+                        row.nodes = format!("{}, {node}", row.nodes);
+                    }
+                }
+            }
+            None => {
+                self.exception_index
+                    .insert(key.clone(), self.exceptions.len());
+                self.exceptions.push(ExceptionRow {
+                    count,
+                    msg: key.0,
+                    traceback: key.1,
+                    nodes: node.to_owned(),
+                });
+            }
+        }
+    }
+
+    fn refresh_run_last_request_timestamp(&mut self) {
         let last = self.total.last_request_timestamp();
         self.total.set_run_last_request_timestamp(last);
         for entry in self.entries.values_mut() {
@@ -399,6 +446,19 @@ mod tests {
             .map(|e| (e.msg.as_str(), e.count, e.nodes.as_str()))
             .collect();
         assert_eq!(rows, vec![("B", 2, "local"), ("A", 1, "local")]);
+    }
+
+    #[test]
+    fn remote_exceptions_list_their_nodes_once() {
+        let mut stats = Stats::new(0.0);
+        for node in ["w1", "w2", "w1"] {
+            stats.record_remote_exception(node, "E", "tb");
+        }
+        let rows: Vec<(u64, &str)> = stats
+            .exceptions()
+            .map(|e| (e.count, e.nodes.as_str()))
+            .collect();
+        assert_eq!(rows, vec![(3, "w1, w2")]);
     }
 
     #[test]

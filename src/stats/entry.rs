@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::accumulator::{Accumulator, SecondCounts};
+use super::histogram::LatencyHistogram;
 
 /// Seconds looked back by the "current" rates, and the most recent seconds they ignore because
 /// other threads may still be reporting them (Locust: `[last-12, last-2)`).
@@ -22,6 +23,8 @@ pub struct Entry {
     /// The latest request of the whole run: Locust divides every row's totals by the run's
     /// duration, not the row's, so an endpoint hit only early still reports its run-wide rate.
     run_last_request_timestamp: Option<f64>,
+    /// Set once a Locust worker's 2-digit buckets were merged in (see [`Entry::is_approximate`]).
+    approximate: bool,
 }
 
 /// Locust's serialized `StatsEntry` dict; fields are declared in Locust's key order so serializing
@@ -53,6 +56,7 @@ impl Entry {
             seconds: BTreeMap::new(),
             start_time,
             run_last_request_timestamp: None,
+            approximate: false,
         }
     }
 
@@ -63,6 +67,26 @@ impl Entry {
             slot.requests = slot.requests.saturating_add(counts.requests);
             slot.failures = slot.failures.saturating_add(counts.failures);
         }
+    }
+
+    /// Folds in a remote row's start (Locust's `extend`: the earliest start wins) and whether its
+    /// latencies were exact.
+    pub(crate) fn absorb_remote_meta(&mut self, start_time: f64, approximate: bool) {
+        if start_time.is_finite() && start_time > 0.0 && start_time < self.start_time {
+            self.start_time = start_time;
+        }
+        self.approximate |= approximate;
+    }
+
+    /// Whether percentiles include samples known only through Locust's 2-digit buckets (a Locust
+    /// worker's report): they are then Locust-accurate, not exact to 3 digits.
+    pub fn is_approximate(&self) -> bool {
+        self.approximate
+    }
+
+    /// The latency histogram (whole µs, 3 significant digits), e.g. to ship to a master.
+    pub fn histogram(&self) -> &LatencyHistogram {
+        &self.acc.histogram
     }
 
     pub(crate) fn set_run_last_request_timestamp(&mut self, ts: Option<f64>) {
@@ -84,7 +108,7 @@ impl Entry {
 
     /// Whether any request carried a response time; Locust omits percentile rows otherwise.
     pub fn has_response_times(&self) -> bool {
-        self.acc.histogram.len() > 0
+        !self.acc.histogram.is_empty()
     }
 
     pub fn total_response_time(&self) -> f64 {

@@ -61,6 +61,53 @@ fn middle_ms(i: u32) -> f64 {
     us_to_ms(low + width / 2)
 }
 
+/// The leading byte of [`LatencyHistogram::to_compact`]; bump it when the layout changes.
+const COMPACT_FORMAT: u8 = 1;
+
+/// Why bytes received from another node are not a histogram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompactError {
+    #[error("compact histogram is truncated")]
+    Truncated,
+    #[error("unknown compact histogram format {0}")]
+    UnknownFormat(u8),
+    #[error("compact histogram varint is longer than 64 bits")]
+    VarintOverflow,
+    #[error("compact histogram bucket indices are not increasing")]
+    NotIncreasing,
+    #[error("compact histogram bucket is beyond the largest recordable response time")]
+    OutOfRange,
+    #[error("compact histogram has an empty bucket")]
+    ZeroCount,
+    #[error("compact histogram has {0} trailing bytes")]
+    TrailingBytes(usize),
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(input: &mut &[u8]) -> Result<u64, CompactError> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = input.split_first().ok_or(CompactError::Truncated)?;
+        *input = rest;
+        let bits = u64::from(b & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(CompactError::VarintOverflow);
+        }
+        v |= bits << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(CompactError::VarintOverflow)
+}
+
 /// Past this many distinct buckets an entry switches to a dense array (cheaper per sample).
 const SPARSE_LIMIT: usize = 256;
 
@@ -96,6 +143,79 @@ impl LatencyHistogram {
     /// Records a sanitized response time (see [`sanitize_response_time`]).
     pub fn record_ms(&mut self, ms: f64) {
         self.add_count(index_of(ms_to_us(ms)), 1);
+    }
+
+    /// Records `n` samples of one sanitized response time at once (e.g. one Locust bucket).
+    pub fn record_n_ms(&mut self, ms: f64, n: u64) {
+        if n > 0 {
+            self.add_count(index_of(ms_to_us(ms)), n);
+        }
+    }
+
+    /// A histogram holding Locust's `response_times` bucket dict (key ms → count). Percentiles
+    /// read from it are Locust's 2-digit ones, not exact.
+    pub fn from_locust_buckets(buckets: &BTreeMap<u64, u64>) -> LatencyHistogram {
+        let mut h = LatencyHistogram::new();
+        for (&ms, &n) in buckets {
+            h.record_n_ms((ms as f64).min(MAX_RESPONSE_TIME_MS), n);
+        }
+        h
+    }
+
+    /// A compact, lossless byte form for shipping a histogram between rustlocust nodes: a format
+    /// byte, the number of non-empty buckets, then (index gap, count) pairs as LEB128 varints.
+    /// A few bytes per distinct latency, so it rides along Locust's report every 3 s.
+    pub fn to_compact(&self) -> Vec<u8> {
+        let mut out = vec![COMPACT_FORMAT];
+        let buckets: Vec<(u32, u64)> = self.iter().collect();
+        put_varint(&mut out, buckets.len() as u64);
+        let mut prev = 0u32;
+        for (i, (k, c)) in buckets.into_iter().enumerate() {
+            // The first index is absolute, later ones are gaps (>= 1, indices are increasing).
+            put_varint(&mut out, u64::from(if i == 0 { k } else { k - prev }));
+            put_varint(&mut out, c);
+            prev = k;
+        }
+        out
+    }
+
+    /// Reads [`LatencyHistogram::to_compact`]'s form back; any malformed input (it comes from the
+    /// network) is a typed error, never a panic or an oversized allocation.
+    pub fn from_compact(bytes: &[u8]) -> Result<LatencyHistogram, CompactError> {
+        let (&format, mut rest) = bytes.split_first().ok_or(CompactError::Truncated)?;
+        if format != COMPACT_FORMAT {
+            return Err(CompactError::UnknownFormat(format));
+        }
+        let pairs = take_varint(&mut rest)?;
+        // Each pair takes at least two bytes, which bounds the loop by the input size.
+        if pairs > (rest.len() / 2) as u64 {
+            return Err(CompactError::Truncated);
+        }
+        let max_index = index_of(ms_to_us(MAX_RESPONSE_TIME_MS));
+        let mut h = LatencyHistogram::new();
+        let mut prev: Option<u32> = None;
+        for _ in 0..pairs {
+            let step = take_varint(&mut rest)?;
+            let index = match prev {
+                None => step,
+                Some(_) if step == 0 => return Err(CompactError::NotIncreasing),
+                Some(p) => u64::from(p).saturating_add(step),
+            };
+            let index = u32::try_from(index)
+                .ok()
+                .filter(|&i| i <= max_index)
+                .ok_or(CompactError::OutOfRange)?;
+            let count = take_varint(&mut rest)?;
+            if count == 0 {
+                return Err(CompactError::ZeroCount);
+            }
+            h.add_count(index, count);
+            prev = Some(index);
+        }
+        if !rest.is_empty() {
+            return Err(CompactError::TrailingBytes(rest.len()));
+        }
+        Ok(h)
     }
 
     fn add_count(&mut self, i: u32, n: u64) {
@@ -166,8 +286,13 @@ impl LatencyHistogram {
         }
     }
 
+    /// Samples recorded.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Locust percentiles for each quantile in `qs`, in one pass over the histogram.
@@ -360,6 +485,51 @@ mod tests {
         );
         assert_eq!(a.len(), 5100);
         assert_eq!(a.locust_buckets(0.0, 2000.0), b.locust_buckets(0.0, 2000.0));
+    }
+
+    #[test]
+    fn compact_form_round_trips_exactly() {
+        let mut h = LatencyHistogram::new();
+        for i in 0..3000u64 {
+            h.record_ms((i * 7919 % 100_000) as f64 / 3.0);
+        }
+        h.record_n_ms(MAX_RESPONSE_TIME_MS, 5);
+        h.record_n_ms(0.0, 1 << 40);
+        let bytes = h.to_compact();
+        let back = LatencyHistogram::from_compact(&bytes);
+        let back = back.as_ref().map(|b| b.iter().collect::<Vec<_>>());
+        assert_eq!(back, Ok(h.iter().collect::<Vec<_>>()));
+        assert_eq!(
+            LatencyHistogram::from_compact(&LatencyHistogram::new().to_compact()).map(|h| h.len()),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn compact_form_rejects_garbage() {
+        use CompactError::*;
+        let cases: [(&[u8], CompactError); 8] = [
+            (&[], Truncated),
+            (&[9], UnknownFormat(9)),
+            (&[1, 2, 5, 1], Truncated),
+            (&[1, 2, 5, 1, 0, 1], NotIncreasing),
+            (&[1, 1, 5, 0], ZeroCount),
+            (&[1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1], OutOfRange),
+            (&[1, 0, 7], TrailingBytes(1)),
+            (
+                &[
+                    1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+                ],
+                VarintOverflow,
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                LatencyHistogram::from_compact(bytes).err(),
+                Some(want),
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod entry;
 mod errors;
 mod histogram;
 mod history;
+mod remote;
 mod shard;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,8 +22,9 @@ pub use aggregate::{Stats, AGGREGATED_NAME};
 pub use bucket::bucket_response_time;
 pub use entry::{Entry, LocustEntryDict};
 pub use errors::{ErrorRow, ExceptionRow};
-pub use histogram::{sanitize_response_time, MAX_RESPONSE_TIME_MS};
+pub use histogram::{sanitize_response_time, CompactError, LatencyHistogram, MAX_RESPONSE_TIME_MS};
 pub use history::HistoryPoint;
+pub use remote::{RemoteEntry, RemoteError, StatsEntryDict};
 pub use shard::{Delta, Shard};
 
 /// Locust's `PERCENTILES_TO_REPORT`: the console and CSV percentile columns.

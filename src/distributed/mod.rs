@@ -1,0 +1,24 @@
+//! Distributed mode on Locust 2.47's own wire protocol (project issue 8): a rustlocust master can
+//! drive Locust workers and a rustlocust worker can join a Locust master, or both ends are
+//! rustlocust and percentiles merge exactly. See docs/distributed.md.
+//!
+//! Layers, bottom up: [`zmtp`] (ZeroMQ's wire protocol, ROUTER/DEALER subset), [`transport`]
+//! (the master's and the worker's sockets), [`protocol`] (Locust's msgpack message), [`payload`]
+//! (the typed message catalogue) and [`report`] (stats reports to and from [`crate::stats`]).
+
+pub mod payload;
+pub mod protocol;
+pub mod report;
+pub mod transport;
+pub mod zmtp;
+
+pub use payload::{
+    Ack, ClientReady, ExceptionReport, Heartbeat, Logs, Payload, Spawn, SpawningComplete,
+    UpdateUserClass, WorkerState,
+};
+pub use protocol::{
+    check_client_version, new_node_id, timing, Message, ProtocolError, VersionCheck,
+    DEFAULT_MASTER_PORT, DEFAULT_MAX_FRAME_BYTES, LOCUST_VERSION,
+};
+pub use report::{merge_report, StatsEntryDict, StatsErrorDict, StatsReport};
+pub use transport::{MasterSocket, TransportError, TransportOptions, WorkerSocket};
