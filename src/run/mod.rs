@@ -5,6 +5,7 @@
 pub mod driver;
 pub mod status;
 pub mod test_run;
+pub mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::script::LoadOptions;
 pub use driver::{drive, Command, FrontEnd};
 pub use status::{RunState, RunStatus};
 pub use test_run::{default_host, TestRun, Tick};
+pub use users::{Users, UsersFactory};
 
 /// The load a test is asked for (the command line, or the UI's /swarm form).
 #[derive(Clone, Debug, PartialEq)]

@@ -13,11 +13,12 @@ use rhai::{Dynamic, Map};
 use tokio::sync::watch;
 
 use super::status::{RunState, RunStatus};
+use super::users::{self, Users, UsersFactory};
 use super::{Load, RunConfig};
 use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
 use crate::runner::hooks::{role_args, Hooks};
-use crate::runner::{LocalRunner, RunnerConfig};
+use crate::runner::RunnerConfig;
 use crate::script::context;
 use crate::script::events::Builtin;
 use crate::script::Scenario;
@@ -35,13 +36,14 @@ pub enum Tick {
 }
 
 struct Active {
-    runner: LocalRunner,
+    runner: Box<dyn Users>,
     deadline: Option<Instant>,
 }
 
 pub struct TestRun {
     cfg: RunConfig,
     scenario: Arc<Scenario>,
+    users: UsersFactory,
     hooks: Hooks,
     pub stats: Arc<Mutex<Stats>>,
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
@@ -56,8 +58,18 @@ pub struct TestRun {
 }
 
 impl TestRun {
-    /// Set up the runner's script context (role, hooks) for `scenario` and fire `init`.
+    /// A test run whose users run on this process; fires `init`.
     pub async fn new(cfg: RunConfig, scenario: Arc<Scenario>) -> TestRun {
+        Self::with_users(cfg, scenario, users::local()).await
+    }
+
+    /// A test run whose users `users` makes for each test (a master's remote users); sets up
+    /// the runner's script context (hooks) for `scenario` and fires `init`.
+    pub async fn with_users(
+        cfg: RunConfig,
+        scenario: Arc<Scenario>,
+        users: UsersFactory,
+    ) -> TestRun {
         let hooks = Hooks::new(
             scenario.clone(),
             &cfg.runner.http,
@@ -84,6 +96,7 @@ impl TestRun {
         });
         TestRun {
             status,
+            users,
             cfg,
             scenario,
             hooks,
@@ -197,7 +210,7 @@ impl TestRun {
             windows: self.window.to_vec(),
             ..self.cfg.runner.clone()
         };
-        let mut runner = LocalRunner::new(self.scenario.clone(), cfg).map_err(|e| e.to_string())?;
+        let mut runner = (self.users)(self.scenario.clone(), cfg)?;
         self.csv = match &self.cfg.outputs.csv_prefix {
             Some(p) => Some(
                 CsvWriter::new(p, self.cfg.outputs.csv_full_history)
@@ -311,7 +324,7 @@ impl TestRun {
         let stopping = async {
             hooks.fire(Builtin::TestStopping, Map::new()).await;
             test.runner
-                .stop(stop_timeout, hurried.reached(StopLevel::Abort))
+                .stop(stop_timeout, Box::pin(hurried.reached(StopLevel::Abort)))
                 .await;
             test.runner.shutdown().await;
             hooks.fire(Builtin::TestStop, Map::new()).await;
