@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod coro;
 pub mod demo;
+mod encoding;
 pub mod http;
 pub mod logging;
 pub mod report;
