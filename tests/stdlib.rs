@@ -367,12 +367,41 @@ fn feeder_random_from_json_in_a_subfolder() {
     assert!(seen.windows(2).any(|w| w[0] == w[1]), "{seen:?}");
 }
 
+#[test]
+fn feeder_csv_takes_semicolons_tabs_and_a_byte_order_mark() {
+    let t = Target::start();
+    // Spreadsheet exports: a BOM and `;` (CRLF), tabs (LF); quoted fields hold separators and
+    // line breaks. The path shows the fields were split right: name, then the note's length.
+    let s = user_scenario(
+        &t,
+        0.01,
+        false,
+        r#"const SEMI = feeder::csv("semi.csv", "cycle");
+const TABS = feeder::csv("tabs.tsv", "cycle");
+fn t() {
+    let a = global::SEMI.next();
+    let b = global::TABS.next();
+    this.client.get(`/feed/${a.name}-${a.note.len()}-${b.name}-${b.note.len()}`, #{ name: "/feed" });
+}"#,
+    );
+    let semi = "\u{feff}name;note\r\nann;\"a;b\"\r\nbob;\"x\r\ny;z\"\r\n";
+    let tabs = "name\tnote\ncy\t\"1\t2\n3\"\ndee\tplain\n";
+    let (r, _) = run_with(&s, &[("semi.csv", semi), ("tabs.tsv", tabs)], 1, 1, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let seen = fed(&t);
+    assert!(seen.len() >= 4, "{seen:?}");
+    let want = ["ann-3-cy-5", "bob-6-dee-5"];
+    for (i, v) in seen.iter().enumerate() {
+        assert_eq!(v, want[i % 2], "request {i}: {seen:?}");
+    }
+}
+
 /// (the feeder call, files beside the scenario, texts the error must contain)
 type BadFile<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
 
 #[test]
 fn feeder_refuses_bad_files_with_clear_errors() {
-    let cases: [BadFile; 8] = [
+    let cases: [BadFile; 10] = [
         (r#"feeder::csv("/etc/passwd")"#, &[], &["absolute path"]),
         (
             r#"feeder::csv("../outside.csv")"#,
@@ -396,6 +425,19 @@ fn feeder_refuses_bad_files_with_clear_errors() {
                 "bad.csv: row 2 (line 3), column 2",
                 "column 2 ('pw') is missing",
             ],
+        ),
+        (
+            r#"feeder::csv("semi.csv")"#,
+            &[("semi.csv", "\u{feff}a;b\r\n1;2\r\n\r\n3;4;5\r\n")],
+            &[
+                "semi.csv: row 2 (line 4), column 3",
+                "the row has 3 field(s) but the header has 2: column 3 has no header",
+            ],
+        ),
+        (
+            r#"feeder::csv("open.csv")"#,
+            &[("open.csv", "a,b\n1,\"never\n2,3\n")],
+            &["open.csv: line 2, column 2: this quoted field is never closed"],
         ),
         (
             r#"feeder::json("bad.json")"#,
