@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Scenario, Target};
+use common::{bin, csv, num, run, scenario, stats_row, Run, Scenario, Target};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -54,16 +54,6 @@ fn user_scenario(t: &Target, wait: f64, login: bool, body: &str) -> Scenario {
         "user(\"U\", #{{ host: \"{}\", wait_time: constant({wait}), {on_start} tasks: [\"t\"] }});\n{body}\n",
         t.url()
     ))
-}
-
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&prefix.with_file_name(format!("run_{suffix}.csv")))
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
 }
 
 /// (Request Count, Failure Count, the whole row) of a `_stats.csv` row.
