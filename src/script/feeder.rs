@@ -9,6 +9,9 @@
 //!
 //! Paths are confined to the scenario's folder: absolute paths and `..` escapes are refused, also
 //! through symbolic links. Malformed files are refused with the file, row and column at fault.
+//!
+//! CSV is parsed by the `csv` crate as the file is read; what it leaves to us is choosing the
+//! separator, dropping a byte order mark, and saying where a row is wrong (see `csv_rows`).
 
 use std::collections::HashMap;
 use std::fmt;
