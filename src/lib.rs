@@ -10,6 +10,7 @@ pub mod console;
 pub mod coro;
 pub mod demo;
 pub mod distributed;
+mod encoding;
 pub mod http;
 pub mod logging;
 pub mod pyfmt;

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Target};
+use common::{bin, count_of, csv, run, scenario, stats_row, Run, Target};
 
 /// Runs `tasks_src` (function bodies; the class runs task `t`) with 2 users for 2 s.
 fn run_scenario(t: &Target, tasks_src: &str) -> (Run, PathBuf, common::Scenario) {
@@ -32,22 +31,15 @@ fn run_scenario(t: &Target, tasks_src: &str) -> (Run, PathBuf, common::Scenario)
     (run(cmd, Duration::from_secs(40)), prefix, s)
 }
 
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&prefix.with_file_name(format!("run_{suffix}.csv")))
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> u64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
-}
-
 /// (requests, failures) of a `_stats.csv` row, checked against what the target saw.
 fn counts(t: &Target, prefix: &Path, method: &str, name: &str, path: &str) -> (u64, u64) {
     let rows = csv(prefix, "stats");
     let row = stats_row(&rows, method, name)
         .unwrap_or_else(|| panic!("no row {method} {name}: {rows:?}"));
-    let (n, f) = (num(&row, "Request Count"), num(&row, "Failure Count"));
+    let (n, f) = (
+        count_of(&row, "Request Count"),
+        count_of(&row, "Failure Count"),
+    );
     let seen = t.seen.count(path);
     assert!(
         n <= seen && seen <= n + 2,

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bin, read_csv, run, scenario, stats_row, Target};
+use common::{bin, csv, run, scenario, stats_row, Target};
 
 const USERS: u64 = 24;
 
@@ -71,7 +71,7 @@ fn rotate() {{
         "each user started with its own value"
     );
 
-    let rows = read_csv(&prefix.with_file_name("run_stats.csv"));
+    let rows = csv(&prefix, "stats");
     let check = stats_row(&rows, "GET", "/cookie/check").expect("row /cookie/check");
     let checks: u64 = check["Request Count"].parse().unwrap();
     assert_eq!(check["Failure Count"], "0");
@@ -90,6 +90,6 @@ fn rotate() {{
     );
     let agg = stats_row(&rows, "", "Aggregated").unwrap();
     assert_eq!(agg["Failure Count"], "0");
-    let failures = read_csv(&prefix.with_file_name("run_failures.csv"));
+    let failures = csv(&prefix, "failures");
     assert_eq!(failures.len(), 1, "no failure rows: {failures:?}");
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Target};
+use common::{bin, count_of, csv, run, scenario, stats_row, Run, Target};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -30,16 +30,6 @@ fn run_src(src: &str, args: &[&str]) -> (Run, PathBuf, common::Scenario) {
     (run(cmd, LIMIT), prefix, s)
 }
 
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&prefix.with_file_name(format!("run_{suffix}.csv")))
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> u64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
-}
-
 /// The one `_failures.csv` row for `name`: (error, occurrences).
 fn failure_row(prefix: &Path, name: &str) -> (String, u64) {
     let rows = csv(prefix, "failures");
@@ -53,7 +43,10 @@ fn stat(prefix: &Path, method: &str, name: &str) -> (u64, u64) {
     let rows = csv(prefix, "stats");
     let row = stats_row(&rows, method, name)
         .unwrap_or_else(|| panic!("no row {method} {name}: {rows:?}"));
-    (num(&row, "Request Count"), num(&row, "Failure Count"))
+    (
+        count_of(&row, "Request Count"),
+        count_of(&row, "Failure Count"),
+    )
 }
 
 /// A port on 127.0.0.1 with no listener.
@@ -164,7 +157,7 @@ fn assert_all_failed_and_went_on(t: &Target, prefix: &Path, min: u64, after_path
         "{after_path}: {after} after {n} failures"
     );
     let agg = stats_row(&csv(prefix, "stats"), "", "Aggregated").unwrap();
-    assert_eq!(num(&agg, "Failure Count"), f);
+    assert_eq!(count_of(&agg, "Failure Count"), f);
     n
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Target};
+use common::{bin, csv, run, scenario, stats_row, Run, Target};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -28,7 +28,7 @@ fn run_csv(scenario_path: &Path, args: &[&str]) -> (Run, std::path::PathBuf) {
 }
 
 fn stats(prefix: &Path) -> Vec<Vec<String>> {
-    read_csv(&prefix.with_file_name("run_stats.csv"))
+    csv(prefix, "stats")
 }
 
 fn num(row: &HashMap<String, String>, col: &str) -> u64 {
@@ -179,7 +179,7 @@ fn exit_code_zero_when_all_good() {
     let (r, prefix) = run_csv(&s.path, &["-u", "1", "-t", "1s"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
     assert!(t.seen.count("/fine") >= 5);
-    let failures = read_csv(&prefix.with_file_name("run_failures.csv"));
+    let failures = csv(&prefix, "failures");
     assert_eq!(failures.len(), 1, "only the header: {failures:?}");
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, stats_row, DemoTarget, Run};
+use common::{bin, csv, run, stats_row, DemoTarget, Run};
 use rustlocust::demo::DemoConfig;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -69,13 +69,8 @@ struct Csv {
 }
 
 impl Csv {
-    fn file(&self, suffix: &str) -> Vec<Vec<String>> {
-        let mut name = self.prefix.file_name().unwrap().to_os_string();
-        name.push(suffix);
-        read_csv(&self.prefix.with_file_name(name))
-    }
     fn stats(&self) -> Vec<Vec<String>> {
-        self.file("_stats.csv")
+        csv(&self.prefix, "stats")
     }
     /// (method, name) -> (requests, failures), without the Aggregated row.
     fn counts(&self) -> HashMap<(String, String), (u64, u64)> {
@@ -101,7 +96,7 @@ impl Csv {
     }
     /// `_failures.csv` rows as (method, name, error, occurrences).
     fn failures(&self) -> Vec<(String, String, String, u64)> {
-        self.file("_failures.csv")
+        csv(&self.prefix, "failures")
             .into_iter()
             .skip(1)
             .map(|r| {
@@ -116,7 +111,10 @@ impl Csv {
     }
     /// `_exceptions.csv` without its header.
     fn exceptions(&self) -> Vec<Vec<String>> {
-        self.file("_exceptions.csv").into_iter().skip(1).collect()
+        csv(&self.prefix, "exceptions")
+            .into_iter()
+            .skip(1)
+            .collect()
     }
 }
 

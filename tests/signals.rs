@@ -5,26 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, scenario, spawn, stats_row, wait_until, Scenario, Target};
-
-fn cmd(sc: &Scenario, t: &Target, prefix: &Path, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url(), "--csv"])
-        .arg(prefix)
-        .args(args);
-    c
-}
-
-fn file(prefix: &Path, suffix: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
+use common::{cmd, csv, csv_path, scenario, spawn, stats_row, wait_until, Target};
 
 fn count_of(row: &std::collections::HashMap<String, String>) -> u64 {
     row["Request Count"].parse().unwrap()
@@ -41,7 +24,11 @@ fn y() { this.client.get("/y"); }
 "#,
     );
     let prefix = sc.dir.path().join("out").join("run");
-    let mut p = spawn(cmd(&sc, &t, &prefix, &["-u", "3", "-r", "100"]));
+    let mut p = spawn(cmd(
+        &sc,
+        &t,
+        &["--csv", prefix.to_str().unwrap(), "-u", "3", "-r", "100"],
+    ));
     assert!(
         wait_until(Duration::from_secs(20), || t.seen.total() >= 30),
         "the run did not get going: {} requests",
@@ -60,7 +47,7 @@ fn y() { this.client.get("/y"); }
     );
     assert_eq!(r.code, 0, "{}", r.all());
 
-    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let stats = csv(&prefix, "stats");
     assert_eq!(
         stats[0][..4],
         ["Type", "Name", "Request Count", "Failure Count"],
@@ -84,7 +71,7 @@ fn y() { this.client.get("/y"); }
         assert_eq!(row["Failure Count"], "0");
     }
 
-    let hist = read_csv(&file(&prefix, "_stats_history.csv"));
+    let hist = csv(&prefix, "stats_history");
     assert_eq!(hist[0][..2], ["Timestamp", "User Count"]);
     assert!(hist.len() >= 3, "history has {} data rows", hist.len() - 1);
     let final_total: u64 = hist.last().unwrap()[hist[0]
@@ -95,7 +82,7 @@ fn y() { this.client.get("/y"); }
     .unwrap();
     assert_eq!(final_total, csv_total, "last history row vs _stats.csv");
 
-    let failures = read_csv(&file(&prefix, "_failures.csv"));
+    let failures = csv(&prefix, "failures");
     assert_eq!(
         failures,
         vec![vec![
@@ -107,7 +94,7 @@ fn y() { this.client.get("/y"); }
             "Last Seen"
         ]]
     );
-    let exceptions = read_csv(&file(&prefix, "_exceptions.csv"));
+    let exceptions = csv(&prefix, "exceptions");
     assert_eq!(
         exceptions,
         vec![vec!["Count", "Message", "Traceback", "Nodes"]]
@@ -137,8 +124,16 @@ fn long() { this.client.get("/start"); sleep(20); this.client.get("/end"); }
     let mut p = spawn(cmd(
         &sc,
         &t,
-        &prefix,
-        &["-u", "3", "-r", "100", "--stop-timeout", "30s"],
+        &[
+            "--csv",
+            prefix.to_str().unwrap(),
+            "-u",
+            "3",
+            "-r",
+            "100",
+            "--stop-timeout",
+            "30s",
+        ],
     ));
     assert!(
         wait_until(Duration::from_secs(20), || t.seen.count("/start") >= 3),
@@ -164,15 +159,15 @@ fn long() { this.client.get("/start"); sleep(20); this.client.get("/end"); }
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(t.seen.count("/end"), 0, "cancelled tasks went on");
 
-    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let stats = csv(&prefix, "stats");
     let start = stats_row(&stats, "GET", "/start").expect("GET /start row");
     assert_eq!(count_of(&start), 3);
     let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
     assert_eq!(count_of(&agg), 3);
-    let hist = read_csv(&file(&prefix, "_stats_history.csv"));
+    let hist = csv(&prefix, "stats_history");
     assert!(hist.len() >= 2, "no history rows");
-    for suffix in ["_failures.csv", "_exceptions.csv"] {
-        assert!(file(&prefix, suffix).exists(), "{suffix} missing");
+    for kind in ["failures", "exceptions"] {
+        assert!(csv_path(&prefix, kind).exists(), "_{kind}.csv missing");
     }
 }
 
@@ -187,7 +182,11 @@ fn wait_long() { this.client.get("/slow?ms=20000"); this.client.get("/after"); }
     );
     let prefix = sc.dir.path().join("run");
     // 2 users/s towards 50: the signal comes mid-ramp, with every user inside a 20 s request.
-    let p = spawn(cmd(&sc, &t, &prefix, &["-u", "50", "-r", "2"]));
+    let p = spawn(cmd(
+        &sc,
+        &t,
+        &["--csv", prefix.to_str().unwrap(), "-u", "50", "-r", "2"],
+    ));
     assert!(
         wait_until(Duration::from_secs(20), || t.seen.count("/slow") >= 4),
         "users did not start: {} /slow",
@@ -213,14 +212,14 @@ fn wait_long() { this.client.get("/slow?ms=20000"); this.client.get("/after"); }
         "the ramp did not stop at the signal: {started} users started"
     );
     assert_eq!(t.seen.count("/after"), 0);
-    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let stats = csv(&prefix, "stats");
     let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
     assert_eq!(
         count_of(&agg),
         0,
         "cancelled requests were counted: {stats:?}"
     );
-    let failures = read_csv(&file(&prefix, "_failures.csv"));
+    let failures = csv(&prefix, "failures");
     assert_eq!(
         failures.len(),
         1,
@@ -241,7 +240,11 @@ on("test_stop", |e| { client().get("/listener-start"); sleep(3600); client().get
 "#,
     );
     let prefix = sc.dir.path().join("run");
-    let mut p = spawn(cmd(&sc, &t, &prefix, &["-u", "2", "-r", "100"]));
+    let mut p = spawn(cmd(
+        &sc,
+        &t,
+        &["--csv", prefix.to_str().unwrap(), "-u", "2", "-r", "100"],
+    ));
     assert!(
         wait_until(Duration::from_secs(20), || t.seen.count("/x") >= 5),
         "the run did not get going"
@@ -264,7 +267,7 @@ on("test_stop", |e| { client().get("/listener-start"); sleep(3600); client().get
     );
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(t.seen.count("/listener-end"), 0, "the listener went on");
-    let stats = read_csv(&file(&prefix, "_stats.csv"));
+    let stats = csv(&prefix, "stats");
     let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
     assert!(count_of(&agg) >= 5);
 }

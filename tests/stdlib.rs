@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, stats_row, Run, Scenario, Target};
+use common::{bin, csv, num, run, scenario, stats_row, Run, Scenario, Target};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -54,16 +54,6 @@ fn user_scenario(t: &Target, wait: f64, login: bool, body: &str) -> Scenario {
         "user(\"U\", #{{ host: \"{}\", wait_time: constant({wait}), {on_start} tasks: [\"t\"] }});\n{body}\n",
         t.url()
     ))
-}
-
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    read_csv(&prefix.with_file_name(format!("run_{suffix}.csv")))
-}
-
-fn num(row: &HashMap<String, String>, col: &str) -> f64 {
-    row[col]
-        .parse()
-        .unwrap_or_else(|e| panic!("{col} in {row:?}: {e}"))
 }
 
 /// (Request Count, Failure Count, the whole row) of a `_stats.csv` row.
@@ -367,12 +357,41 @@ fn feeder_random_from_json_in_a_subfolder() {
     assert!(seen.windows(2).any(|w| w[0] == w[1]), "{seen:?}");
 }
 
+#[test]
+fn feeder_csv_takes_semicolons_tabs_and_a_byte_order_mark() {
+    let t = Target::start();
+    // Spreadsheet exports: a BOM and `;` (CRLF), tabs (LF); quoted fields hold separators and
+    // line breaks. The path shows the fields were split right: name, then the note's length.
+    let s = user_scenario(
+        &t,
+        0.01,
+        false,
+        r#"const SEMI = feeder::csv("semi.csv", "cycle");
+const TABS = feeder::csv("tabs.tsv", "cycle");
+fn t() {
+    let a = global::SEMI.next();
+    let b = global::TABS.next();
+    this.client.get(`/feed/${a.name}-${a.note.len()}-${b.name}-${b.note.len()}`, #{ name: "/feed" });
+}"#,
+    );
+    let semi = "\u{feff}name;note\r\nann;\"a;b\"\r\nbob;\"x\r\ny;z\"\r\n";
+    let tabs = "name\tnote\ncy\t\"1\t2\n3\"\ndee\tplain\n";
+    let (r, _) = run_with(&s, &[("semi.csv", semi), ("tabs.tsv", tabs)], 1, 1, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let seen = fed(&t);
+    assert!(seen.len() >= 4, "{seen:?}");
+    let want = ["ann-3-cy-5", "bob-6-dee-5"];
+    for (i, v) in seen.iter().enumerate() {
+        assert_eq!(v, want[i % 2], "request {i}: {seen:?}");
+    }
+}
+
 /// (the feeder call, files beside the scenario, texts the error must contain)
 type BadFile<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
 
 #[test]
 fn feeder_refuses_bad_files_with_clear_errors() {
-    let cases: [BadFile; 8] = [
+    let cases: [BadFile; 10] = [
         (r#"feeder::csv("/etc/passwd")"#, &[], &["absolute path"]),
         (
             r#"feeder::csv("../outside.csv")"#,
@@ -396,6 +415,19 @@ fn feeder_refuses_bad_files_with_clear_errors() {
                 "bad.csv: row 2 (line 3), column 2",
                 "column 2 ('pw') is missing",
             ],
+        ),
+        (
+            r#"feeder::csv("semi.csv")"#,
+            &[("semi.csv", "\u{feff}a;b\r\n1;2\r\n\r\n3;4;5\r\n")],
+            &[
+                "semi.csv: row 2 (line 4), column 3",
+                "the row has 3 field(s) but the header has 2: column 3 has no header",
+            ],
+        ),
+        (
+            r#"feeder::csv("open.csv")"#,
+            &[("open.csv", "a,b\n1,\"never\n2,3\n")],
+            &["open.csv: line 2, column 2: this quoted field is never closed"],
         ),
         (
             r#"feeder::json("bad.json")"#,

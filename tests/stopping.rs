@@ -4,25 +4,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, scenario, spawn, stats_row, Scenario, Target};
-
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url()])
-        .args(args);
-    c
-}
-
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    read_csv(Path::new(&s))
-}
+use common::{cmd, csv, scenario, spawn, stats_row, Target};
 
 /// Run to the end; returns the run and the instant its exit was seen.
 fn run_until_exit(c: Command, limit: Duration) -> (common::Run, Instant) {
@@ -75,12 +60,12 @@ fn runaway_loop_ends_when_the_test_stops() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(t.seen.count("/spin"), 1);
-    let stats = csv(&prefix, "_stats.csv");
+    let stats = csv(&prefix, "stats");
     let row = stats_row(&stats, "GET", "/spin").expect("GET /spin row");
     assert_eq!(row["Request Count"], "1");
     let agg = stats_row(&stats, "", "Aggregated").expect("Aggregated row");
     assert_eq!(agg["Request Count"], "1");
-    let hist = csv(&prefix, "_stats_history.csv");
+    let hist = csv(&prefix, "stats_history");
     assert!(
         hist.len() >= 3,
         "history was not written while the worker spun: {hist:?}"
@@ -253,7 +238,7 @@ fn work() { this.client.get("/slow?ms=2000"); this.client.get("/after"); }
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(t.seen.count("/slow"), 2);
     assert_eq!(t.seen.count("/after"), 2, "the tasks did not finish");
-    let stats = csv(&prefix, "_stats.csv");
+    let stats = csv(&prefix, "stats");
     let slow = stats_row(&stats, "GET", "/slow?ms=2000").expect("GET /slow?ms=2000 row");
     assert_eq!(slow["Request Count"], "2");
     let median: f64 = slow["Median Response Time"].parse().unwrap();

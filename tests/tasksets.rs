@@ -5,27 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{bin, read_csv, run, scenario, stats_row, Scenario, Target};
+use common::{cmd, csv, run, scenario, stats_row, Target};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url()])
-        .args(args);
-    c
-}
-
-fn csv(prefix: &Path, suffix: &str) -> Vec<Vec<String>> {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    read_csv(Path::new(&s))
-}
 
 #[test]
 fn taskset_runs_on_start_tasks_and_interrupt_returns_to_parent() {
@@ -159,7 +143,7 @@ fn misplaced() { this.client.get("/bad"); interrupt(); }
         "the user did not go on: {} /bad",
         t.seen.count("/bad")
     );
-    let exc = csv(&prefix, "_exceptions.csv");
+    let exc = csv(&prefix, "exceptions");
     assert_eq!(exc.len(), 2, "one exception entry expected: {exc:?}");
     let (count, msg) = (&exc[1][0], &exc[1][1]);
     assert!(
@@ -215,9 +199,9 @@ fn stay() { this.client.get("/stay"); }
         after >= 10,
         "the other user did not go on after the stops ({after} /stay after): {log:?}"
     );
-    let stats = csv(&prefix, "_stats.csv");
+    let stats = csv(&prefix, "stats");
     assert!(stats_row(&stats, "GET", "/never").is_none());
-    let exc = csv(&prefix, "_exceptions.csv");
+    let exc = csv(&prefix, "exceptions");
     assert_eq!(exc.len(), 1, "stop_user() is not an exception: {exc:?}");
 }
 

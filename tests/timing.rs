@@ -4,18 +4,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, read_csv, run, scenario, Scenario, Target};
-
-fn cmd(sc: &Scenario, t: &Target, args: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg(&sc.path)
-        .args(["--headless", "--only-summary", "-H", &t.url()])
-        .args(args);
-    c
-}
+use common::{cmd, csv, run, scenario, Target};
 
 /// Seconds between consecutive arrivals.
 fn gaps(times: &[Instant]) -> Vec<f64> {
@@ -260,7 +251,7 @@ fn t() { this.client.get("/user/" + this.me); }
         off[9]
     );
 
-    let hist = read_csv(&prefix.with_file_name("run_stats_history.csv"));
+    let hist = csv(&prefix, "stats_history");
     let col = hist[0]
         .iter()
         .position(|h| h == "User Count")

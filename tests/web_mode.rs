@@ -190,7 +190,7 @@ fn autostart_and_autoquit_run_unattended_and_write_the_reports() {
     cmd.arg("--csv").arg(&prefix).arg("--html").arg(&html);
     let r = spawn(cmd).wait(Duration::from_secs(30));
     assert_eq!(r.code, 0, "{}", r.all());
-    let stats = common::read_csv(&sc.dir.path().join("run_stats.csv"));
+    let stats = sc.csv("stats");
     let row = common::stats_row(&stats, "GET", "/from-web").expect("a stats row");
     let n: u64 = row["Request Count"].parse().unwrap();
     let seen = t.seen.count("/from-web");

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{bin, read_csv, run, scenario, stats_row, Target};
+use common::{bin, csv, run, scenario, stats_row, Target};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -45,7 +45,7 @@ fn b() {{ this.client.get("/b"); }}
         4.0 * sigma
     );
     // The report agrees with the target.
-    let rows = read_csv(&prefix.with_file_name("run_stats.csv"));
+    let rows = csv(&prefix, "stats");
     for (path, seen) in [("/a", a as u64), ("/b", b as u64)] {
         let reported: u64 = stats_row(&rows, "GET", path).unwrap()["Request Count"]
             .parse()
@@ -114,7 +114,7 @@ fn hello_{name}() {{ this.client.get(`/user/{name}-${{uuid()}}`, #{{ name: "/use
         .map(|id| id.split('-').next().unwrap().to_string())
         .collect();
     // The report counts one on_start request per user, like the target.
-    let rows = read_csv(&prefix.with_file_name("run_stats.csv"));
+    let rows = csv(&prefix, "stats");
     for (class, n) in &per_class {
         let row = stats_row(&rows, "GET", &format!("/user/{class}")).unwrap();
         assert_eq!(row["Request Count"], n.to_string(), "class {class}");

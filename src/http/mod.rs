@@ -16,9 +16,6 @@ mod session;
 mod tls;
 mod url;
 
-#[cfg(test)]
-mod tests;
-
 use std::borrow::Cow;
 use std::time::Duration;
 

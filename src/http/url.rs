@@ -9,6 +9,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 use super::error::{HttpError, InvalidHost};
+use crate::encoding::basic_credentials;
 
 /// One (scheme, host, port): the key of a connection pool. Shared (`Arc`) between the base URL and
 /// the pools of every session using it.
@@ -263,36 +264,10 @@ impl std::str::FromStr for BaseUrl {
 }
 
 pub(crate) fn basic_auth(user: &str, pass: &str) -> HeaderValue {
-    let raw = format!("{user}:{pass}");
-    let mut v = String::from("Basic ");
-    base64_encode(raw.as_bytes(), &mut v);
+    let v = format!("Basic {}", basic_credentials(user, pass));
     let mut hv = HeaderValue::from_str(&v).expect("base64 is a valid header value");
     hv.set_sensitive(true);
     hv
-}
-
-fn base64_encode(input: &[u8], out: &mut String) {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
 }
 
 /// Is this byte allowed as is in a request target? Everything else is percent-encoded like
@@ -591,15 +566,5 @@ mod tests {
         assert_eq!(path_url("https://h#f"), "/");
         assert_eq!(path_url("HTTP://h/p"), "/p");
         assert_eq!(path_url("http://h?q=1"), "?q=1");
-    }
-
-    #[test]
-    fn base64() {
-        let mut s = String::new();
-        base64_encode(b"Aladdin:open sesame", &mut s);
-        assert_eq!(s, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-        s.clear();
-        base64_encode(b"ab", &mut s);
-        assert_eq!(s, "YWI=");
     }
 }

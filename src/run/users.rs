@@ -35,8 +35,7 @@ pub trait Users {
 }
 
 /// Makes the users of each new test. The runner config carries the stats the users record into.
-pub type UsersFactory =
-    Rc<dyn Fn(Arc<Scenario>, RunnerConfig) -> Result<Box<dyn Users>, String>>;
+pub type UsersFactory = Rc<dyn Fn(Arc<Scenario>, RunnerConfig) -> Result<Box<dyn Users>, String>>;
 
 /// Users on this process's worker threads.
 pub fn local() -> UsersFactory {

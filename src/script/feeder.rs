@@ -9,9 +9,13 @@
 //!
 //! Paths are confined to the scenario's folder: absolute paths and `..` escapes are refused, also
 //! through symbolic links. Malformed files are refused with the file, row and column at fault.
+//!
+//! CSV is parsed by the `csv` crate as the file is read; what it leaves to us is choosing the
+//! separator, dropping a byte order mark, and saying where a row is wrong (see `csv_rows`).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -191,7 +195,7 @@ fn open(dir: &Path, cache: &Cache, format: Format, path: &str, mode: &str) -> R<
     if let Some(f) = cache.get(&(full.clone(), format, mode)) {
         return Ok(f.clone());
     }
-    let text = std::fs::read_to_string(&full).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => format!(
                 "file not found: {} (feeder paths are relative to the scenario's folder {})",
@@ -201,12 +205,21 @@ fn open(dir: &Path, cache: &Cache, format: Format, path: &str, mode: &str) -> R<
             _ => format!("cannot read {}: {e}", shown(&full).display()),
         };
         runtime_error(format!("{call}: {why}"))
-    })?;
+    };
+    let in_file = |e: &dyn fmt::Display| runtime_error(format!("{path}: {e}"));
     let rows = match format {
-        Format::Csv => csv_rows(&text),
-        Format::Json => json_rows(&text),
-    }
-    .map_err(|e| runtime_error(format!("{path}: {e}")))?;
+        Format::Csv => {
+            let file = std::fs::File::open(&full).map_err(cannot_read)?;
+            csv_rows(file).map_err(|e| match e {
+                CsvError::Io(e) => cannot_read(e),
+                e => in_file(&e),
+            })?
+        }
+        Format::Json => {
+            let text = std::fs::read_to_string(&full).map_err(cannot_read)?;
+            json_rows(&text).map_err(|e| in_file(&e))?
+        }
+    };
     let f = Feeder::new(path.to_string(), mode, rows);
     cache.insert((full, format, mode), f.clone());
     Ok(f)
@@ -258,177 +271,257 @@ pub fn confine(dir: &Path, rel: &str) -> Result<PathBuf, String> {
     Ok(full)
 }
 
-/// A CSV syntax error at a 1-based line and column.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CsvError {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
+/// Why a CSV feeder file was refused. Lines and columns are 1-based; a column is a field's number
+/// in its row, as a spreadsheet shows it.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file is empty: a CSV feeder needs a header row and at least one row")]
+    Empty,
+    #[error("no rows after the header: a feeder needs at least one row")]
+    NoRows,
+    #[error("header (line {line}), column {column}: the column name is empty")]
+    EmptyName { line: u64, column: usize },
+    #[error("header (line {line}), column {column}: the column name '{name}' is used twice")]
+    DuplicateName {
+        line: u64,
+        column: usize,
+        name: String,
+    },
+    #[error(
+        "row {row} (line {line}), column {column}: the row has {got} field(s) but the header has {want}: {}",
+        shape_detail(*got, *want, *column, missing)
+    )]
+    Shape {
+        row: usize,
+        line: u64,
+        /// The first column that is missing or extra.
+        column: usize,
+        got: usize,
+        want: usize,
+        /// The header's name for `column` when the row is short.
+        missing: String,
+    },
+    #[error("line {line}, column {column}: this quoted field is never closed")]
+    Unclosed { line: u64, column: usize },
+    #[error(
+        "line {line}, column {column}: the text is not valid UTF-8 (feeder files must be UTF-8)"
+    )]
+    NotUtf8 { line: u64, column: usize },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
-impl fmt::Display for CsvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: {}",
-            self.line, self.col, self.message
-        )
+/// Which column a row of the wrong length lacks, or that it has one too many.
+fn shape_detail(got: usize, want: usize, column: usize, missing: &str) -> String {
+    if got < want {
+        format!("column {column} ('{missing}') is missing")
+    } else {
+        format!("column {column} has no header")
     }
 }
 
-/// One CSV record and the line it starts on.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Record {
-    pub line: usize,
-    pub fields: Vec<String>,
-}
+/// Appended after the file (on a line of its own) to learn where the file ended: the CSV parser
+/// reads an unclosed quoted field to the end of its input without saying so, and would then
+/// swallow this marker into that field. NULs keep it from matching any real text.
+const END_MARKER: &[u8] = b"\0rustlocust: end of the feeder file\0";
 
-/// Parse CSV (RFC 4180): comma-separated fields; a field in double quotes may hold commas, line
-/// breaks and doubled quotes (`""`). Lines end with LF or CRLF; empty lines are skipped.
-pub fn parse_csv(text: &str) -> Result<Vec<Record>, CsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = Vec::new();
-    let mut fields: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let (mut line, mut col) = (1usize, 0usize);
-    let mut record_line = 1;
-    // Where the open quote was, while inside a quoted field.
-    let mut open_quote: Option<(usize, usize)> = None;
-    // Just after a closing quote: only a comma or a line end may follow.
-    let mut after_quote = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        col += 1;
-        if open_quote.is_some() {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    col += 1;
-                    field.push('"');
-                }
-                '"' => {
-                    open_quote = None;
-                    after_quote = true;
-                }
-                '\n' => {
-                    field.push('\n');
-                    line += 1;
-                    col = 0;
-                }
-                c => field.push(c),
+/// The UTF-8 byte order mark some editors (Excel among them) write first.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// The separator a file uses, chosen from its header line: whichever of `,` `;` and tab occurs
+/// most often outside double quotes; a tie or none at all is a comma.
+fn detect_separator(header: &[u8]) -> u8 {
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for &b in header {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(c) = counts.iter_mut().find(|(sep, _)| *sep == b) {
+                c.1 += 1;
             }
-            continue;
-        }
-        match c {
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                after_quote = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                fields.push(std::mem::take(&mut field));
-                // An empty line is one empty field: skip it.
-                if !(fields.len() == 1 && fields[0].is_empty() && !after_quote) {
-                    records.push(Record {
-                        line: record_line,
-                        fields: std::mem::take(&mut fields),
-                    });
-                }
-                fields.clear();
-                after_quote = false;
-                line += 1;
-                col = 0;
-                record_line = line;
-            }
-            _ if after_quote => {
-                return Err(CsvError {
-                    line,
-                    col,
-                    message: format!("unexpected {c:?} after a closing quote (expected a comma or the end of the line)"),
-                })
-            }
-            '"' if field.is_empty() => open_quote = Some((line, col)),
-            '"' => {
-                return Err(CsvError {
-                    line,
-                    col,
-                    message: "a quote inside an unquoted field (quote the whole field and double the quote: \"a\"\"b\")".into(),
-                })
-            }
-            c => field.push(c),
         }
     }
-    if let Some((line, col)) = open_quote {
-        return Err(CsvError {
-            line,
-            col,
-            message: "this quoted field is never closed".into(),
-        });
-    }
-    if !field.is_empty() || !fields.is_empty() || after_quote {
-        fields.push(field);
-        records.push(Record {
-            line: record_line,
-            fields,
-        });
-    }
-    Ok(records)
+    // `max_by_key` keeps the last of equal counts; reversed, the earlier (comma first) wins.
+    counts
+        .iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map_or(b',', |(sep, _)| *sep)
 }
 
-/// CSV text to one map per data row, keyed by the header row's names. Values are strings.
-pub fn csv_rows(text: &str) -> Result<Vec<Map>, String> {
-    let records = parse_csv(text).map_err(|e| e.to_string())?;
-    let Some((header, data)) = records.split_first() else {
-        return Err(
-            "the file is empty: a CSV feeder needs a header row and at least one row".into(),
-        );
+/// A CSV feeder file to one map per data row, keyed by the header row's names; values are strings.
+///
+/// RFC 4180, read as it streams in: fields in double quotes may hold separators, line breaks and
+/// doubled quotes; LF or CRLF line ends; empty lines are skipped; a UTF-8 byte order mark is
+/// dropped; the separator (`,` `;` or tab) is taken from the header line (see `detect_separator`).
+pub fn csv_rows(source: impl Read) -> Result<Vec<Map>, CsvError> {
+    let mut source = BufReader::new(source);
+    // The header line is read ahead to choose the separator, then handed back to the parser.
+    let head = read_head(&mut source)?;
+    let header_line = head.strip_suffix(b"\n").unwrap_or(&head);
+    let lines = LineCount {
+        crlf: head.ends_with(b"\r\n"),
     };
-    for (i, name) in header.fields.iter().enumerate() {
+    let separator = detect_separator(header_line);
+    let end = [lines.line_end(), END_MARKER, lines.line_end()].concat();
+    let input = Cursor::new(head).chain(source).chain(Cursor::new(end));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(separator)
+        .from_reader(input);
+
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(read_error)? {
+        let after = reader.position().line();
+        if record.len() == 1 && record.get(0) == Some(END_MARKER) {
+            break;
+        }
+        if let Some(e) = lines.unclosed(&record, after) {
+            return Err(e);
+        }
+        let line = lines.start(&record, after);
+        let mut fields = Vec::with_capacity(record.len());
+        let mut field_line = line;
+        for (i, f) in record.iter().enumerate() {
+            let text = std::str::from_utf8(f).map_err(|_| CsvError::NotUtf8 {
+                line: field_line,
+                column: i + 1,
+            })?;
+            field_line += newlines(f);
+            fields.push(text);
+        }
+        match &header {
+            None => header = Some(check_header(line, &fields)?),
+            Some(names) => rows.push(row_map(names, &fields, rows.len() + 1, line)?),
+        }
+    }
+    match header {
+        None => Err(CsvError::Empty),
+        Some(_) if rows.is_empty() => Err(CsvError::NoRows),
+        Some(_) => Ok(rows),
+    }
+}
+
+/// The file's text up to the end of its first non-empty line (the header), without a BOM.
+fn read_head(source: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        let start = head.len();
+        if source.read_until(b'\n', &mut head)? == 0 {
+            break;
+        }
+        if start == 0 && head.starts_with(BOM) {
+            head.drain(..BOM.len());
+        }
+        if !matches!(&head[start..], b"\n" | b"\r\n") {
+            break;
+        }
+    }
+    Ok(head)
+}
+
+/// Lines where records start. The parser only tells the line it has read up to once a record is
+/// read, which depends on how the record ended: a LF is read with its record, the LF of a CRLF
+/// with the next one. The file's line end is taken from its header line.
+struct LineCount {
+    crlf: bool,
+}
+
+impl LineCount {
+    fn line_end(&self) -> &'static [u8] {
+        if self.crlf {
+            b"\r\n"
+        } else {
+            b"\n"
+        }
+    }
+
+    /// The line `record` starts on, the parser having read up to line `after`.
+    fn start(&self, record: &csv::ByteRecord, after: u64) -> u64 {
+        let own_line_end = u64::from(!self.crlf);
+        after
+            .saturating_sub(newlines(record.as_slice()) + own_line_end)
+            .max(1)
+    }
+
+    /// The error when the record's last field opened a quote that is never closed: that field
+    /// then holds the rest of the input, the end marker and its line end included.
+    fn unclosed(&self, record: &csv::ByteRecord, after: u64) -> Option<CsvError> {
+        let last = record.len().checked_sub(1)?;
+        let swallowed = record
+            .get(last)?
+            .strip_suffix(self.line_end())?
+            .ends_with(END_MARKER);
+        if !swallowed {
+            return None;
+        }
+        // The whole input was read, so `after` is past its last line end.
+        let start = after.saturating_sub(newlines(record.as_slice())).max(1);
+        let before_last: u64 = (0..last).filter_map(|i| record.get(i)).map(newlines).sum();
+        Some(CsvError::Unclosed {
+            line: start + before_last,
+            column: last + 1,
+        })
+    }
+}
+
+/// Line breaks inside field text (a quoted field's own, or the CRLF form's LF).
+fn newlines(text: &[u8]) -> u64 {
+    text.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Only reading the file can fail in the parser: rows are read as bytes (UTF-8 is checked here)
+/// and may have any length (the shape is checked here, to name the missing column).
+fn read_error(e: csv::Error) -> CsvError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => CsvError::Io(e),
+        other => CsvError::Io(std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
+/// The header's column names, once none is empty or used twice.
+fn check_header(line: u64, fields: &[&str]) -> Result<Vec<String>, CsvError> {
+    for (i, name) in fields.iter().enumerate() {
         if name.trim().is_empty() {
-            return Err(format!(
-                "header (line {}), column {}: the column name is empty",
-                header.line,
-                i + 1
-            ));
+            return Err(CsvError::EmptyName {
+                line,
+                column: i + 1,
+            });
         }
-        if header.fields[..i].contains(name) {
-            return Err(format!(
-                "header (line {}), column {}: the column name '{name}' is used twice",
-                header.line,
-                i + 1
-            ));
+        if fields[..i].contains(name) {
+            return Err(CsvError::DuplicateName {
+                line,
+                column: i + 1,
+                name: name.to_string(),
+            });
         }
     }
-    if data.is_empty() {
-        return Err("no rows after the header: a feeder needs at least one row".into());
+    Ok(fields.iter().map(|s| s.to_string()).collect())
+}
+
+/// Data row number `row` (1-based, starting on `line`) as a map, once it has one field per column.
+fn row_map(names: &[String], fields: &[&str], row: usize, line: u64) -> Result<Map, CsvError> {
+    let (got, want) = (fields.len(), names.len());
+    if got != want {
+        return Err(CsvError::Shape {
+            row,
+            line,
+            column: got.min(want) + 1,
+            got,
+            want,
+            missing: names.get(got).cloned().unwrap_or_default(),
+        });
     }
-    let want = header.fields.len();
-    let mut rows = Vec::with_capacity(data.len());
-    for (i, r) in data.iter().enumerate() {
-        let got = r.fields.len();
-        if got != want {
-            let which = if got < want {
-                format!("column {} ('{}') is missing", got + 1, header.fields[got])
-            } else {
-                format!("column {} has no header", want + 1)
-            };
-            return Err(format!(
-                "row {} (line {}), column {}: the row has {got} field(s) but the header has {want}: {which}",
-                i + 1,
-                r.line,
-                got.min(want) + 1
-            ));
-        }
-        rows.push(
-            header
-                .fields
-                .iter()
-                .zip(&r.fields)
-                .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
-                .collect(),
-        );
-    }
-    Ok(rows)
+    Ok(names
+        .iter()
+        .zip(fields)
+        .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.to_string())))
+        .collect())
 }
 
 /// JSON text (an array of objects) to one map per object.
@@ -486,66 +579,164 @@ fn strip_position(s: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn fields(text: &str) -> Vec<Vec<String>> {
-        parse_csv(text)
-            .unwrap()
+    /// Each row's (column, value) pairs, in column-name order.
+    fn rows(text: &str) -> Vec<Vec<(String, String)>> {
+        csv_rows(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
             .into_iter()
-            .map(|r| r.fields)
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
             .collect()
+    }
+
+    fn row(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn error(text: &[u8]) -> String {
+        match csv_rows(text) {
+            Ok(rows) => panic!("{text:?} was accepted: {rows:?}"),
+            Err(e) => e.to_string(),
+        }
     }
 
     #[test]
     fn csv_plain_quoted_and_multiline_fields() {
-        assert_eq!(fields("a,b\n1,2\n"), [["a", "b"], ["1", "2"]]);
-        assert_eq!(fields("a,b\r\n1,2"), [["a", "b"], ["1", "2"]]);
+        let one_two = [row(&[("a", "1"), ("b", "2")])];
+        assert_eq!(rows("a,b\n1,2\n"), one_two);
+        assert_eq!(rows("a,b\r\n1,2"), one_two);
         assert_eq!(
-            fields("a,b\n\"x, y\",\"say \"\"hi\"\"\"\n"),
-            [["a", "b"], ["x, y", "say \"hi\""]]
+            rows("a,b\n\"x, y\",\"say \"\"hi\"\"\"\n"),
+            [row(&[("a", "x, y"), ("b", "say \"hi\"")])]
         );
-        assert_eq!(fields("a\n\"line1\nline2\"\n"), [["a"], ["line1\nline2"]]);
         assert_eq!(
-            fields("a,b\n,\n\"\",x\n"),
-            [["a", "b"], ["", ""], ["", "x"]]
+            rows("a\n\"line1\nline2\"\n"),
+            [row(&[("a", "line1\nline2")])]
         );
-        // Empty lines are skipped, a BOM is ignored, and a record keeps the line it starts on.
-        let r = parse_csv("\u{feff}a\n\n\"1\n\"\n2\n").unwrap();
-        assert_eq!(r.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 3, 5]);
-        assert_eq!(r[0].fields, ["a"]);
+        assert_eq!(
+            rows("a,b\n,\n\"\",x\n"),
+            [row(&[("a", ""), ("b", "")]), row(&[("a", ""), ("b", "x")])]
+        );
+        // Empty lines are skipped.
+        assert_eq!(
+            rows("\n\na\n\n\"1\n\"\n\r\n2\n"),
+            [row(&[("a", "1\n")]), row(&[("a", "2")])]
+        );
     }
 
     #[test]
-    fn csv_syntax_errors_have_line_and_column() {
-        let e = parse_csv("a,b\n1,\"open\n2,3\n").unwrap_err();
-        assert_eq!((e.line, e.col), (2, 3));
-        assert!(e.message.contains("never closed"), "{e}");
-        let e = parse_csv("a,b\nx,ab\"c\n").unwrap_err();
-        assert_eq!((e.line, e.col), (2, 5));
-        let e = parse_csv("a,b\n\"x\"y,1\n").unwrap_err();
-        assert_eq!((e.line, e.col), (2, 4));
-        assert!(e.message.contains("after a closing quote"), "{e}");
+    fn csv_byte_order_mark_is_dropped() {
+        assert_eq!(
+            rows("\u{feff}name,pw\nann,1\n"),
+            [row(&[("name", "ann"), ("pw", "1")])]
+        );
+        assert_eq!(rows("\u{feff}\nname\nann\n"), [row(&[("name", "ann")])]);
+        assert_eq!(
+            rows("\u{feff}name;pw\r\nann;1\r\n"),
+            [row(&[("name", "ann"), ("pw", "1")])]
+        );
+    }
+
+    #[test]
+    fn csv_separator_comes_from_the_header_line() {
+        assert_eq!(
+            rows("name;pw\nann;1\n"),
+            [row(&[("name", "ann"), ("pw", "1")])]
+        );
+        assert_eq!(
+            rows("name\tpw\r\nann\t\"a\tb\"\r\n"),
+            [row(&[("name", "ann"), ("pw", "a\tb")])]
+        );
+        // Quoted separators, line breaks and quotes with `;` and tab.
+        assert_eq!(
+            rows("a;b\n\"1;2\";\"x\ny, \"\"z\"\"\"\n"),
+            [row(&[("a", "1;2"), ("b", "x\ny, \"z\"")])]
+        );
+        assert_eq!(
+            rows("a\tb\n\"1\t2\"\t\"x\r\ny\"\n"),
+            [row(&[("a", "1\t2"), ("b", "x\r\ny")])]
+        );
+        // The most frequent one wins; a tie is a comma; separators inside quotes do not count.
+        assert_eq!(
+            rows("a;b;c,d\n1;2;3,4\n"),
+            [row(&[("a", "1"), ("b", "2"), ("c,d", "3,4")])]
+        );
+        assert_eq!(rows("a;b,c\n1;2,3\n"), [row(&[("a;b", "1;2"), ("c", "3")])]);
+        assert_eq!(
+            rows("\"x,y,z\";w\n1;2\n"),
+            [row(&[("w", "2"), ("x,y,z", "1")])]
+        );
+        // One column: no separator in the header, so a comma in a row is one field too many.
+        assert!(error(b"id\n1,5\n").starts_with("row 1 (line 2), column 2:"));
+    }
+
+    #[test]
+    fn csv_errors_name_the_line_and_column() {
+        let e = error(b"a,b\n1,\"open\n2,3\n");
+        assert_eq!(e, "line 2, column 2: this quoted field is never closed");
+        // The line of the opening quote, after line breaks in earlier fields.
+        let e = error(b"a,b,c\r\n\"x\r\ny\",2,\"open\r\n");
+        assert_eq!(e, "line 3, column 3: this quoted field is never closed");
+        let e = error(b"\"a,b\n1,2\n");
+        assert_eq!(e, "line 1, column 1: this quoted field is never closed");
+        let e = error(b"a;b\n\n\"1\n2\";x\n3;\xff\n");
+        assert_eq!(
+            e,
+            "line 5, column 2: the text is not valid UTF-8 (feeder files must be UTF-8)"
+        );
+        // Malformed rows name the line they start on, after empty lines and quoted line breaks.
+        for text in [
+            "\u{feff}a,b\n\n\"1\n\",2\n\n3\n",
+            "\u{feff}a,b\r\n\r\n\"1\r\n\",2\r\n\r\n3\r\n",
+            "\u{feff}a,b\n\n\"1\n\",2\n\n3",
+        ] {
+            assert_eq!(
+                error(text.as_bytes()),
+                "row 2 (line 6), column 2: the row has 1 field(s) but the header has 2: column 2 ('b') is missing",
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn csv_stray_quotes_are_read_as_python_reads_them() {
+        // Like Python's csv module (and so a locustfile's DictReader): a quote inside an unquoted
+        // field is kept, text after a closing quote is appended.
+        assert_eq!(
+            rows("a,b\nx,ab\"c\n\"x\"y,1\n"),
+            [
+                row(&[("a", "x"), ("b", "ab\"c")]),
+                row(&[("a", "xy"), ("b", "1")])
+            ]
+        );
     }
 
     #[test]
     fn csv_rows_check_the_shape() {
-        let rows = csv_rows("name,pw\nann,1\nbob,\"2,3\"\n").unwrap();
+        let rows = csv_rows("name,pw\nann,1\nbob,\"2,3\"\n".as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1]["pw"].to_string(), "2,3");
-        let e = csv_rows("name,pw,role\nann,1,a\nbob,2\n").unwrap_err();
+        let e = error(b"name,pw,role\nann,1,a\nbob,2\n");
         assert_eq!(
             e,
             "row 2 (line 3), column 3: the row has 2 field(s) but the header has 3: column 3 ('role') is missing"
         );
-        let e = csv_rows("name\nann\nbob,2\n").unwrap_err();
+        let e = error(b"name\nann\nbob,2\n");
         assert!(
             e.starts_with("row 2 (line 3), column 2:") && e.ends_with("column 2 has no header"),
             "{e}"
         );
-        assert!(csv_rows("").unwrap_err().contains("empty"));
-        assert!(csv_rows("a,b\n").unwrap_err().contains("no rows"));
-        assert!(csv_rows("a,a\n1,2\n").unwrap_err().contains("used twice"));
-        assert!(csv_rows("a,\n1,2\n")
-            .unwrap_err()
-            .contains("column 2: the column name is empty"));
+        assert!(error(b"").contains("empty"));
+        assert!(error(b"\n\r\n").contains("empty"));
+        assert!(error(b"a,b\n").contains("no rows"));
+        assert!(error(b"a,a\n1,2\n").contains("used twice"));
+        assert!(error(b"a,\n1,2\n").contains("column 2: the column name is empty"));
     }
 
     #[test]
