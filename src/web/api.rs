@@ -3,13 +3,17 @@
 //! and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body limit,
 //! basic auth and CORS (see [`finish`]).
 //!
-//! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. Where we differ
-//! from Locust on purpose:
-//! - a rejected `/swarm` answers HTTP 400 (Locust: 200 with `"success": false`), and so does a
-//!   start the controller refused (an unknown class, say);
+//! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. A refused
+//! `/swarm` answers as Locust does (HTTP 200, `"success": false` and the reason). Where we differ
+//! from Locust on purpose (statuses compared with Locust's captured answers in
+//! `tests/fixtures/locust_api/`):
+//! - a controller that is gone or does not answer is 503 or 504 (Locust has no such case);
 //! - `/swarm` also takes a JSON body, and ignores keys it does not know (Locust copies them into
 //!   its parsed options);
-//! - `/stats/reset` also answers GET (as Locust ≤ 2.46 did); `/stop` is POST-only like 2.47;
+//! - `/stats/reset` also answers GET (as Locust ≤ 2.46 did; 2.47 answers 405); `/stop` is
+//!   POST-only like 2.47;
+//! - unknown routes are a JSON 404 (Locust: an HTML page), bodies over 1 MiB are 413 and
+//!   `--web-auth` answers 401 (Locust has neither limit nor basic auth);
 //! - `/stats/requests` is computed on each call (Locust memoizes it for 2 s);
 //! - latencies keep sub-millisecond precision (3 significant digits below 100 ms) instead of
 //!   Locust's whole milliseconds, so loopback tests do not read 0;
