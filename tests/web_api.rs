@@ -463,9 +463,19 @@ async fn reset_by_post_and_get() {
     let res = fake.post("/stats/reset", FORM, "").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap_or_default(), "ok");
+    // Every row stays, zeroed, as in Locust (issue 13; only Aggregated was left before).
     let v = fake.json("/stats/requests").await;
-    assert_eq!(v["stats"].as_array().map(Vec::len), Some(1));
-    assert_eq!(v["stats"][0]["num_requests"], 0);
+    let rows = v["stats"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["/a\"b\\c", "/x", "/y", "Aggregated"]);
+    for row in &rows {
+        assert_eq!(
+            (row["num_requests"].as_u64(), row["num_failures"].as_u64()),
+            (Some(0), Some(0)),
+            "{row}"
+        );
+    }
+    assert_eq!(v["errors"], json!([]));
     let res = fake.get("/stats/reset").await;
     assert_eq!(res.text().await.unwrap_or_default(), "ok");
     assert_eq!(fake.commands(), ["reset", "reset"]);

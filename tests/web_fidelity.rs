@@ -94,37 +94,58 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The binary in web mode on a free port with `args`, once its API answers.
-fn start(sc: &common::Scenario, args: &[&str], envs: &[(&str, &str)]) -> (common::Proc, u16) {
-    let port = free_port();
-    let mut cmd = bin();
-    cmd.arg(&sc.path)
-        .args(["--web-port", &port.to_string()])
-        .args(args)
-        .envs(envs.iter().copied());
-    let p = spawn(cmd);
-    assert!(
-        wait_until(Duration::from_secs(15), || call(
-            port, "GET", "/status", FORM, ""
-        )
-        .is_some()),
-        "UI never came up"
-    );
-    (p, port)
+/// A target, and the binary in web mode on a free port running `src` (with `-H` the target when
+/// `dash_h`), once its API answers.
+struct Web {
+    t: Target,
+    _sc: common::Scenario,
+    p: common::Proc,
+    port: u16,
 }
 
-fn quit(p: common::Proc) {
-    p.signal(libc::SIGINT);
-    let r = p.wait(Duration::from_secs(15));
-    assert!(r.code == 0 || r.code == 1, "{}", r.all());
+impl Web {
+    fn start(src: &str, dash_h: bool, envs: &[(&str, &str)]) -> Web {
+        let t = Target::start();
+        let sc = scenario(&src.replace("TARGET", &t.url()));
+        let port = free_port();
+        let mut cmd = bin();
+        cmd.arg(&sc.path)
+            .args(["--web-port", &port.to_string()])
+            .envs(envs.iter().copied());
+        if dash_h {
+            cmd.args(["-H", &t.url()]);
+        }
+        let p = spawn(cmd);
+        assert!(
+            wait_until(Duration::from_secs(15), || call(
+                port, "GET", "/status", FORM, ""
+            )
+            .is_some()),
+            "UI never came up"
+        );
+        Web {
+            t,
+            _sc: sc,
+            p,
+            port,
+        }
+    }
+
+    fn host(&self) -> String {
+        self.t.url()
+    }
+
+    fn quit(self) {
+        self.p.signal(libc::SIGINT);
+        let r = self.p.wait(Duration::from_secs(15));
+        assert!(r.code == 0 || r.code == 1, "{}", r.all());
+    }
 }
 
 #[test]
 fn refused_swarm_and_route_statuses_answer_like_locust() {
-    let t = Target::start();
-    let sc = scenario(SCENARIO);
-    let (p, port) = start(&sc, &["-H", &t.url()], &[]);
-    let host = t.url();
+    let web = Web::start(SCENARIO, true, &[]);
+    let (port, host) = (web.port, web.host());
 
     // A refused start: Locust's status and body, message included.
     for (name, body) in [
@@ -170,5 +191,88 @@ fn refused_swarm_and_route_statuses_answer_like_locust() {
     assert_eq!(locust("get_stats_reset", &host)["status"], 405);
     assert_eq!(get(port, "/stats/reset").status, 200);
 
-    quit(p);
+    web.quit();
+}
+
+/// (method, name, num_requests) of each `/stats/requests` row.
+fn rows(v: &Value) -> Vec<(String, String, u64)> {
+    v["stats"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+                    (
+                        text("method"),
+                        text("name"),
+                        r["num_requests"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn reset_keeps_every_row_zeroed_and_they_count_again() {
+    let web = Web::start(SCENARIO, true, &[]);
+    let (port, host) = (web.port, web.host());
+    let swarm = post(port, "/swarm", FORM, "user_count=4&spawn_rate=100");
+    assert_eq!(swarm.body["success"], true, "{}", swarm.body);
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            let v = get(port, "/stats/requests").body;
+            rows(&v).iter().filter(|r| r.2 > 0).count() == 4
+        }),
+        "never a row for each of /home, /page, /other"
+    );
+    let names = |v: &Value| -> Vec<(String, String)> {
+        rows(v).into_iter().map(|(m, n, _)| (m, n)).collect()
+    };
+    let before = get(port, "/stats/requests").body;
+
+    // While running: the rows stay and count again from zero.
+    let reset = post(port, "/stats/reset", FORM, "");
+    assert_eq!((reset.status, reset.body.as_str()), (200, Some("ok")));
+    let after = get(port, "/stats/requests").body;
+    assert_eq!(names(&after), names(&before));
+    let total = |v: &Value| rows(v).last().map_or(0, |r| r.2);
+    assert!(total(&after) < total(&before), "{after}");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let v = get(port, "/stats/requests").body;
+            let r = rows(&v);
+            r.len() == 4 && r.iter().all(|r| r.2 > 0)
+        }),
+        "the kept rows never counted again"
+    );
+
+    // Stopped, then reset: Locust's rows, all zero, in /stats/requests and the CSV download.
+    assert_eq!(post(port, "/stop", FORM, "").status, 200);
+    assert_eq!(post(port, "/stats/reset", FORM, "").status, 200);
+    let want = locust("stats_after_reset", &host);
+    let ours = get(port, "/stats/requests").body;
+    assert_eq!(names(&ours), names(&want["body"]));
+    let (ours_rows, want_rows) = (
+        ours["stats"].as_array().cloned().unwrap_or_default(),
+        want["body"]["stats"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    for (o, w) in ours_rows.iter().zip(&want_rows) {
+        let keys = w.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+        for k in keys.unwrap_or_default() {
+            match w[&k].as_f64() {
+                // Numbers compare as numbers (Locust mixes 0 and 0.0).
+                Some(n) => assert_eq!(o[&k].as_f64(), Some(n), "{k}: {o}"),
+                None => assert_eq!(o[&k], w[&k], "{k}"),
+            }
+        }
+    }
+    assert_eq!(ours["errors"], want["body"]["errors"]);
+    let csv = get(port, "/stats/requests/csv");
+    assert_eq!(csv.body, locust("csv_after_reset", &host)["body"]);
+
+    web.quit();
 }

@@ -205,10 +205,11 @@ impl TestRun {
             ),
             None => None,
         };
+        // A new test starts from no rows (Locust's clear_all), unlike "Reset stats".
         let now = now_unix();
-        self.stats.lock().reset(now);
+        self.stats.lock().clear(now);
         for w in &self.window {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
         self.history.lock().clear();
         let shown_host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
@@ -270,7 +271,7 @@ impl TestRun {
         let now = now_unix();
         if self.window_started.elapsed() >= WINDOW / 2 {
             self.window_started = Instant::now();
-            self.window[self.older].lock().reset(now);
+            self.window[self.older].lock().clear(now);
             self.older = 1 - self.older;
         }
         let Some(test) = &self.test else { return };
@@ -358,12 +359,13 @@ impl TestRun {
         });
     }
 
-    /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.
+    /// Reset the statistics (Locust's "Reset stats": the rows stay, zeroed) and fire reset_stats.
     pub async fn reset_stats(&mut self) {
         let now = now_unix();
         self.stats.lock().reset(now);
+        // The windows only feed the charts' current percentiles: no rows to keep.
         for w in &self.window {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
         self.hooks.fire(Builtin::ResetStats, Map::new()).await;
     }
