@@ -276,3 +276,66 @@ fn reset_keeps_every_row_zeroed_and_they_count_again() {
 
     web.quit();
 }
+
+/// Asserts two `/tasks` trees (`{name: {"ratio": r, "tasks": {...}}}`) have the same names and
+/// ratios, `depth` levels deep.
+fn same_ratios(ours: &Value, want: &Value, depth: usize, at: &str) {
+    let names = |v: &Value| {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    assert_eq!(names(ours), names(want), "{at}: {ours} vs {want}");
+    for name in names(want) {
+        let (o, w) = (&ours[&name], &want[&name]);
+        let (a, b) = (o["ratio"].as_f64(), w["ratio"].as_f64());
+        assert!(
+            matches!((a, b), (Some(a), Some(b)) if (a - b).abs() < 1e-12),
+            "{at}/{name}: {a:?}, Locust {b:?}"
+        );
+        if depth > 1 && w.get("tasks").is_some() {
+            same_ratios(&o["tasks"], &w["tasks"], depth - 1, &format!("{at}/{name}"));
+        }
+    }
+}
+
+/// Our `/tasks` against Locust's: the whole `total` tree, and under `per_class` the classes and
+/// their own tasks (how that tree nests a task set's tasks is the static ratios' business).
+fn same_tasks(ours: &Value, want: &Value) {
+    same_ratios(&ours["total"], &want["total"], usize::MAX, "total");
+    same_ratios(&ours["per_class"], &want["per_class"], 2, "per_class");
+}
+
+#[test]
+fn task_ratios_follow_the_running_users_like_locust() {
+    let web = Web::start(SCENARIO, true, &[]);
+    let (port, host) = (web.port, web.host());
+    same_tasks(
+        &get(port, "/tasks").body,
+        &locust("tasks_idle", &host)["body"],
+    );
+
+    let swarm = post(port, "/swarm", FORM, "user_count=4&spawn_rate=100");
+    assert_eq!(swarm.body["success"], true, "{}", swarm.body);
+    assert!(
+        wait_until(Duration::from_secs(10), || get(port, "/tasks").body
+            ["per_class"]["A"]["ratio"]
+            == 0.75),
+        "never 3 A and 1 B: {}",
+        get(port, "/tasks").body
+    );
+    same_tasks(
+        &get(port, "/tasks").body,
+        &locust("tasks_running", &host)["body"],
+    );
+
+    assert_eq!(post(port, "/stop", FORM, "").status, 200);
+    same_tasks(
+        &get(port, "/tasks").body,
+        &locust("tasks_stopped", &host)["body"],
+    );
+    web.quit();
+}

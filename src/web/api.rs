@@ -28,6 +28,7 @@ mod report;
 mod sse;
 mod stats_json;
 mod swarm;
+mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +116,7 @@ pub fn routes(_state: Arc<WebState>) -> Router<Arc<WebState>> {
         .route("/stats/report", get(report::report))
         .route("/exceptions", get(exceptions))
         .route("/exceptions/csv", get(csv::exceptions_csv))
-        .route("/tasks", get(tasks))
+        .route("/tasks", get(tasks::tasks))
         .route("/logs", get(logs))
         .route("/worker-count", get(worker_count))
         .route("/stats/stream", get(sse::stream))
@@ -174,15 +175,6 @@ async fn exceptions(State(state): State<Arc<WebState>>) -> Json<Value> {
         )
         .collect();
     Json(json!({ "exceptions": rows }))
-}
-
-async fn tasks(State(state): State<Arc<WebState>>) -> Json<Value> {
-    let tasks = state.scenario.read().tasks.clone();
-    if tasks.is_object() {
-        Json(tasks)
-    } else {
-        Json(json!({"per_class": {}, "total": {}}))
-    }
 }
 
 async fn logs() -> Json<Value> {
