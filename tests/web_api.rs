@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use reqwest::StatusCode;
+use rustlocust::run::ClassUpdateError;
 use rustlocust::stats::{Shard, Stats};
 use rustlocust::web::{self, Command, RunState, RunStatus, ScenarioInfo, WebOptions, WebState};
 use serde_json::{json, Value};
@@ -121,6 +122,14 @@ impl Fake {
                     Command::Reload { reply } => {
                         log.lock().push("reload".to_owned());
                         let _ = reply.send(Ok("reloaded".to_owned()));
+                    }
+                    Command::UpdateUserClass { update, reply } => {
+                        log.lock().push(format!("user {update:?}"));
+                        let answer = match update.class.as_str() {
+                            "Busy" => Err(ClassUpdateError::Running),
+                            _ => Ok(()),
+                        };
+                        let _ = reply.send(answer);
                     }
                 }
             }

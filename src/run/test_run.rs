@@ -13,7 +13,7 @@ use rhai::{Dynamic, Map};
 use tokio::sync::watch;
 
 use super::status::{RunState, RunStatus};
-use super::{Load, RunConfig};
+use super::{ClassUpdate, ClassUpdateError, Load, RunConfig};
 use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
 use crate::runner::hooks::{role_args, Hooks};
@@ -42,6 +42,8 @@ struct Active {
 pub struct TestRun {
     cfg: RunConfig,
     scenario: Arc<Scenario>,
+    /// The scenario as read from its file: `scenario` may have classes changed since (POST /user).
+    loaded: Arc<Scenario>,
     hooks: Hooks,
     pub stats: Arc<Mutex<Stats>>,
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
@@ -85,6 +87,7 @@ impl TestRun {
         TestRun {
             status,
             cfg,
+            loaded: scenario.clone(),
             scenario,
             hooks,
             stats: fresh(),
@@ -118,6 +121,7 @@ impl TestRun {
             self.cfg.runner.host.as_deref(),
             self.cfg.runner.seed,
         );
+        self.loaded = scenario.clone();
         self.scenario = scenario;
         self.hooks
             .fire(Builtin::Init, role_args(&self.scenario.control))
@@ -155,6 +159,15 @@ impl TestRun {
             "Reloaded {}: {n} user class(es){when}",
             file.display()
         ))
+    }
+
+    /// Change one user class for the next test (`POST /user`); refused while a test runs.
+    pub fn update_user_class(&mut self, update: &ClassUpdate) -> Result<(), ClassUpdateError> {
+        if self.is_running() {
+            return Err(ClassUpdateError::Running);
+        }
+        self.scenario = Arc::new(update.apply(&self.scenario, &self.loaded)?);
+        Ok(())
     }
 
     /// Start a test, or re-target the running one (its host and classes stay; the load changes).
