@@ -910,3 +910,61 @@ async fn a_missing_controller_is_503_not_a_hang() {
     }
     assert_eq!(fake.get("/stats/requests").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn user_changes_a_class_only_with_the_class_picker() {
+    // (status, JSON body) of a POST /user.
+    async fn user(fake: &Fake, body: &str) -> (StatusCode, Value) {
+        let res = fake.post("/user", "application/json", body).await;
+        (res.status(), res.json().await.unwrap_or_default())
+    }
+    let body =
+        r#"{"user_class_name": "A", "host": "", "weight": 2, "fixed_count": 1, "tasks": ["home"]}"#;
+    // Off: refused before the controller hears of it.
+    let fake = Fake::start().await;
+    let (status, v) = user(&fake, body).await;
+    assert_eq!(
+        (status, &v["success"]),
+        (StatusCode::FORBIDDEN, &json!(false))
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--class-picker")),
+        "{v}"
+    );
+    assert!(fake.commands().is_empty());
+
+    let fake = Fake::start_with(WebOptions {
+        class_picker: true,
+        ..WebOptions::default()
+    })
+    .await;
+    assert_eq!(user(&fake, body).await, (StatusCode::CREATED, json!({})));
+    // What the test run is asked: only what was given, typed.
+    assert_eq!(
+        fake.commands(),
+        [
+            r#"user ClassUpdate { class: "A", host: Some(None), weight: Some(2.0), fixed_count: Some(1), wait: None, tasks: Some(["home"]) }"#
+        ]
+    );
+    // A running test: the test run's refusal is a 409.
+    let (status, v) = user(&fake, r#"{"user_class_name": "Busy"}"#).await;
+    assert_eq!(
+        (status, &v["success"]),
+        (StatusCode::CONFLICT, &json!(false))
+    );
+    // Bad bodies never reach it.
+    for bad in [
+        "not json",
+        r#"{"weight": 1}"#,
+        r#"{"user_class_name": "A", "weight": "x"}"#,
+    ] {
+        assert_eq!(user(&fake, bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(fake.commands().len(), 2);
+    assert_eq!(
+        fake.get("/user").await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}

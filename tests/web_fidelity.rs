@@ -11,9 +11,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{bin, scenario, spawn, wait_until, Target};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
 
 /// The capture's locustfile, in Rhai.
 const SCENARIO: &str = r#"
@@ -337,5 +338,199 @@ fn task_ratios_follow_the_running_users_like_locust() {
         &get(port, "/tasks").body,
         &locust("tasks_stopped", &host)["body"],
     );
+    web.quit();
+}
+
+/// A's own host is a closed port until `POST /user` points it at the target.
+const PICKER: &str = r#"
+user("A", #{ weight: 3, host: "http://127.0.0.1:9", wait_time: constant(0.05), tasks: ["home", "away"] });
+user("B", #{ weight: 1, host: "TARGET", wait_time: constant(0.05), tasks: ["other"] });
+fn home() { this.client.get("/home"); }
+fn away() { this.client.get("/away"); }
+fn other() { this.client.get("/other"); }
+"#;
+
+const PICKER_ON: (&str, &str) = ("LOCUST_USERCLASS_PICKER", "true");
+
+fn class(port: u16, name: &str) -> Value {
+    let status = get(port, "/status").body;
+    let classes = status["classes"].as_array().cloned().unwrap_or_default();
+    classes
+        .into_iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no class {name} in {status}"))
+}
+
+#[test]
+fn user_changes_a_class_for_the_next_test() {
+    let web = Web::start(PICKER, false, &[PICKER_ON]);
+    let (port, host) = (web.port, web.host());
+
+    // Locust's app's request shape; Locust's answer.
+    let change = json!({"user_class_name": "A", "host": host, "weight": 1, "fixed_count": 2,
+                        "tasks": ["home"], "wait_time": "constant(0.1)"});
+    let res = post(port, "/user", JSON, &change.to_string());
+    let want = locust("user_update", &host);
+    assert_eq!(u64::from(res.status), want["status"]);
+    assert_eq!(
+        (&res.content_type, &res.body),
+        (&"application/json".to_owned(), &want["body"])
+    );
+    let a = class(port, "A");
+    assert_eq!(
+        (
+            &a["host"],
+            &a["weight"],
+            &a["fixed_count"],
+            &a["tasks"],
+            &a["wait_time"]
+        ),
+        (
+            &json!(host),
+            &json!(1.0),
+            &json!(2),
+            &json!(["home"]),
+            &json!("constant(0.1)")
+        ),
+        "{a}"
+    );
+    assert_eq!(class(port, "B")["weight"], 1.0, "B is untouched");
+    let tasks = get(port, "/tasks").body;
+    assert_eq!(
+        tasks["per_class"]["A"]["tasks"],
+        json!({"home": {"ratio": 1.0}})
+    );
+
+    // The next test runs A so: 2 fixed users at the new host, only `home`.
+    let swarm = post(port, "/swarm", FORM, "user_count=3&spawn_rate=100");
+    assert_eq!(swarm.body["success"], true, "{}", swarm.body);
+    assert!(
+        wait_until(Duration::from_secs(10), || web.t.seen.count("/home") > 5
+            && web.t.seen.count("/other") > 2),
+        "A never reached the new host"
+    );
+    let ratio = |c: &str| get(port, "/tasks").body["per_class"][c]["ratio"].as_f64();
+    assert!(
+        wait_until(Duration::from_secs(5), || ratio("A") == Some(2.0 / 3.0)),
+        "{:?}",
+        ratio("A")
+    );
+    assert_eq!(web.t.seen.count("/away"), 0);
+
+    // While a test runs: refused (Locust takes it, 201, and changes the running class).
+    let res = post(
+        port,
+        "/user",
+        JSON,
+        r#"{"user_class_name": "A", "weight": 5}"#,
+    );
+    assert_eq!(locust("user_while_running", &host)["status"], 201);
+    assert_eq!(res.status, 409, "{}", res.body);
+    assert!(res.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("a test is running")));
+    assert_eq!(class(port, "A")["weight"], 1.0);
+
+    // Stopped: a task left out comes back (picked from the class as declared, as in Locust).
+    assert_eq!(post(port, "/stop", FORM, "").status, 200);
+    let res = post(
+        port,
+        "/user",
+        JSON,
+        r#"{"user_class_name": "A", "tasks": ["away", "home"]}"#,
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(class(port, "A")["tasks"], json!(["home", "away"]));
+    assert_eq!(class(port, "A")["fixed_count"], 2, "earlier changes stay");
+    web.quit();
+}
+
+#[test]
+fn user_refuses_bad_input_clearly() {
+    let web = Web::start(PICKER, false, &[PICKER_ON]);
+    let (port, host) = (web.port, web.host());
+    // Locust: an HTML 500 ("'Nope'", a JSON decode error), or 201 leaving the class without tasks.
+    for (name, status) in [
+        ("user_unknown_class", 500),
+        ("user_not_json", 500),
+        ("user_unknown_task", 201),
+    ] {
+        assert_eq!(locust(name, &host)["status"], status, "{name}");
+    }
+    for (body, message) in [
+        (
+            r#"{"user_class_name": "Nope", "weight": 1}"#,
+            "unknown user class 'Nope' (the scenario's classes: 'A', 'B')",
+        ),
+        (
+            "weight=1",
+            "Invalid /user request body: expected value at line 1 column 1",
+        ),
+        (
+            r#"{"user_class_name": "B", "tasks": ["no_such_task"]}"#,
+            "user class 'B' has no task 'no_such_task' (its tasks: 'other')",
+        ),
+        (
+            r#"{"user_class_name": "B", "tasks": []}"#,
+            "user class 'B' needs at least one task",
+        ),
+        (
+            r#"{"user_class_name": "B", "weight": "2"}"#,
+            "Invalid weight value: \"2\" (must be a number greater than 0)",
+        ),
+        (
+            r#"{"user_class_name": "B", "fixed_count": -1}"#,
+            "Invalid fixed_count value: -1 (must be a whole number >= 0)",
+        ),
+        (
+            r#"{"user_class_name": "B", "wait_time": "between(2, 1)"}"#,
+            "Invalid wait_time value: \"between(2, 1)\" (must be constant(s), between(min, max), \
+             constant_pacing(s), constant_throughput(per_s) or seconds)",
+        ),
+        (
+            r#"{"user_class_name": "B", "host": "localhost:8080"}"#,
+            "Invalid host value: invalid host 'localhost:8080': missing scheme: expected http:// \
+             or https:// before the host name, e.g. http://localhost:8080",
+        ),
+        (
+            r#"{"weight": 1}"#,
+            "Missing user_class_name in /user request",
+        ),
+    ] {
+        let res = post(port, "/user", JSON, body);
+        assert_eq!(res.status, 400, "{body}");
+        assert_eq!(
+            res.body,
+            json!({"success": false, "message": message}),
+            "{body}"
+        );
+    }
+    // Nothing changed.
+    let b = class(port, "B");
+    assert_eq!(
+        (&b["weight"], &b["tasks"]),
+        (&json!(1.0), &json!(["other"]))
+    );
+    web.quit();
+}
+
+#[test]
+fn user_without_the_class_picker_is_refused() {
+    let web = Web::start(PICKER, false, &[("LOCUST_USERCLASS_PICKER", "false")]);
+    let (port, host) = (web.port, web.host());
+    // Locust takes it (201) even without --class-picker.
+    assert_eq!(locust("user_without_class_picker", &host)["status"], 201);
+    let res = post(
+        port,
+        "/user",
+        JSON,
+        r#"{"user_class_name": "B", "weight": 2}"#,
+    );
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(res.body["success"], false);
+    assert!(res.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("--class-picker")));
+    assert_eq!(class(port, "B")["weight"], 1.0);
     web.quit();
 }

@@ -1,7 +1,7 @@
-//! Locust 2.47's HTTP API (`/swarm`, `/stop`, `/stats/*`, `/exceptions`, `/tasks`, `/logs`,
-//! `/worker-count`, the CSV downloads, the HTML report), our `/stats/stream` (server-sent events)
-//! and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body limit,
-//! basic auth and CORS (see [`finish`]).
+//! Locust 2.47's HTTP API (`/swarm`, `/stop`, `/stats/*`, `/exceptions`, `/tasks`, `/user`,
+//! `/logs`, `/worker-count`, the CSV downloads, the HTML report), our `/stats/stream` (server-sent
+//! events) and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body
+//! limit, basic auth and CORS (see [`finish`]).
 //!
 //! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. A refused
 //! `/swarm` answers as Locust does (HTTP 200, `"success": false` and the reason). Where we differ
@@ -29,6 +29,7 @@ mod sse;
 mod stats_json;
 mod swarm;
 mod tasks;
+mod user;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,7 @@ use super::{Command, WebState};
 pub use metrics::render_metrics;
 pub use stats_json::{stats_requests_json, MAX_ROWS};
 pub use swarm::{parse_swarm, SwarmError, MAX_USERS};
+pub use user::{parse_user, UserError};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -117,6 +119,7 @@ pub fn routes(_state: Arc<WebState>) -> Router<Arc<WebState>> {
         .route("/exceptions", get(exceptions))
         .route("/exceptions/csv", get(csv::exceptions_csv))
         .route("/tasks", get(tasks::tasks))
+        .route("/user", post(user::user))
         .route("/logs", get(logs))
         .route("/worker-count", get(worker_count))
         .route("/stats/stream", get(sse::stream))
