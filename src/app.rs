@@ -93,6 +93,13 @@ pub fn web_options(s: &Settings) -> WebOptions {
             .as_ref()
             .filter(|_| s.csv_full_history)
             .map(|p| std::path::PathBuf::from(format!("{}_stats_history.csv", p.display()))),
+        // Locust's variable, until the options layer brings `--class-picker` (issue 7).
+        class_picker: std::env::var("LOCUST_USERCLASS_PICKER").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        }),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the web controller). It sits above the runner, the scenario and the reporters and below the
 //! front ends; it knows nothing of the command line: the front end hands it a [`RunConfig`].
 
+pub mod class_update;
 pub mod driver;
 pub mod status;
 pub mod test_run;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use crate::runner::RunnerConfig;
 use crate::script::LoadOptions;
 
+pub use class_update::{ClassUpdate, ClassUpdateError};
 pub use driver::{drive, Command, FrontEnd};
 pub use status::{RunState, RunStatus};
 pub use test_run::{default_host, TestRun, Tick};

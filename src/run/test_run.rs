@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::status::{RunState, RunStatus};
 use super::users::{self, Users, UsersFactory};
-use super::{Load, RunConfig};
+use super::{ClassUpdate, ClassUpdateError, Load, RunConfig};
 use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
 use crate::runner::hooks::{role_args, Hooks};
@@ -44,6 +44,8 @@ pub struct TestRun {
     cfg: RunConfig,
     scenario: Arc<Scenario>,
     users: UsersFactory,
+    /// The scenario as read from its file: `scenario` may have classes changed since (POST /user).
+    loaded: Arc<Scenario>,
     hooks: Hooks,
     pub stats: Arc<Mutex<Stats>>,
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
@@ -98,6 +100,7 @@ impl TestRun {
             status,
             users,
             cfg,
+            loaded: scenario.clone(),
             scenario,
             hooks,
             stats: fresh(),
@@ -131,6 +134,7 @@ impl TestRun {
             self.cfg.runner.host.as_deref(),
             self.cfg.runner.seed,
         );
+        self.loaded = scenario.clone();
         self.scenario = scenario;
         self.hooks
             .fire(Builtin::Init, role_args(&self.scenario.control))
@@ -168,6 +172,15 @@ impl TestRun {
             "Reloaded {}: {n} user class(es){when}",
             file.display()
         ))
+    }
+
+    /// Change one user class for the next test (`POST /user`); refused while a test runs.
+    pub fn update_user_class(&mut self, update: &ClassUpdate) -> Result<(), ClassUpdateError> {
+        if self.is_running() {
+            return Err(ClassUpdateError::Running);
+        }
+        self.scenario = Arc::new(update.apply(&self.scenario, &self.loaded)?);
+        Ok(())
     }
 
     /// Start a test, or re-target the running one (its host and classes stay; the load changes).
@@ -218,10 +231,11 @@ impl TestRun {
             ),
             None => None,
         };
+        // A new test starts from no rows (Locust's clear_all), unlike "Reset stats".
         let now = now_unix();
-        self.stats.lock().reset(now);
+        self.stats.lock().clear(now);
         for w in &self.window {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
         self.history.lock().clear();
         let shown_host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
@@ -283,7 +297,7 @@ impl TestRun {
         let now = now_unix();
         if self.window_started.elapsed() >= WINDOW / 2 {
             self.window_started = Instant::now();
-            self.window[self.older].lock().reset(now);
+            self.window[self.older].lock().clear(now);
             self.older = 1 - self.older;
         }
         let Some(test) = &self.test else { return };
@@ -371,12 +385,13 @@ impl TestRun {
         });
     }
 
-    /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.
+    /// Reset the statistics (Locust's "Reset stats": the rows stay, zeroed) and fire reset_stats.
     pub async fn reset_stats(&mut self) {
         let now = now_unix();
         self.stats.lock().reset(now);
+        // The windows only feed the charts' current percentiles: no rows to keep.
         for w in &self.window {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
         self.hooks.fire(Builtin::ResetStats, Map::new()).await;
     }

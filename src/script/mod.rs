@@ -50,8 +50,11 @@ pub struct LoadOptions {
     pub control: Arc<RunControl>,
 }
 
+/// Cloning is cheap and shares the compiled script, listeners and run control: a clone differs
+/// only in the classes it is given (a class changed before a test, `POST /user`).
+#[derive(Clone)]
 pub struct Scenario {
-    engine: Engine,
+    engine: Arc<Engine>,
     empty: AST,
     pub classes: Vec<Arc<UserClass>>,
     /// How errors name the script file.
@@ -113,7 +116,7 @@ impl Scenario {
         })?;
         engine.register_global_module(module.into());
         Ok(Scenario {
-            engine,
+            engine: Arc::new(engine),
             empty: AST::empty(),
             classes,
             file: file.into(),

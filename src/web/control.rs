@@ -123,6 +123,13 @@ impl FrontEnd for Controller {
             Err(msg) => info.reload_error = Some(msg.clone()),
         }
     }
+
+    fn class_changed(&mut self, run: &TestRun) {
+        let mut info = self.state.scenario.write();
+        let reload_error = info.reload_error.take();
+        *info = scenario_info(run.scenario(), run.config());
+        info.reload_error = reload_error;
+    }
 }
 
 impl Controller {
@@ -144,6 +151,8 @@ fn scenario_info(sc: &Scenario, cfg: &RunConfig) -> ScenarioInfo {
                 weight: c.weight,
                 fixed_count: c.fixed_count,
                 host: c.host.clone(),
+                wait_time: c.wait.describe(),
+                tasks: c.tasks.tasks.iter().map(|t| t.label().to_owned()).collect(),
             })
             .collect(),
         tasks: tasks_json(sc),

@@ -25,6 +25,10 @@ pub struct ClassInfo {
     pub weight: f64,
     pub fixed_count: u64,
     pub host: Option<String>,
+    /// As the script writes it: `constant(1)`, `between(1, 2)`, `constant_pacing(1)`.
+    pub wait_time: String,
+    /// The class's own tasks (task sets by name), in declaration order.
+    pub tasks: Vec<String>,
 }
 
 /// What the UI knows of the loaded scenario; changes only on reload.
@@ -62,6 +66,9 @@ pub struct WebOptions {
     pub auth: Option<(String, String)>,
     /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
     pub full_history_csv: Option<std::path::PathBuf>,
+    /// `--class-picker`: the UI lets the user choose which classes run (and `POST /user` changes a
+    /// class's settings before a test).
+    pub class_picker: bool,
 }
 
 impl Default for WebOptions {
@@ -72,6 +79,7 @@ impl Default for WebOptions {
             autoquit: None,
             auth: None,
             full_history_csv: None,
+            class_picker: false,
         }
     }
 }
