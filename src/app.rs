@@ -42,6 +42,7 @@ fn load_options(s: &Settings) -> LoadOptions {
         exclude_tags: s.exclude_tags.clone(),
         user_classes: s.user_classes.clone(),
         control: Arc::new(RunControl::default()),
+        equal_weights: false,
     }
 }
 
@@ -78,6 +79,7 @@ pub fn run_config(s: &Settings) -> RunConfig {
             html: s.html_path(),
         },
         exit_code_on_error: s.exit_code_on_error,
+        reset_stats_after_ramp: false,
     }
 }
 
@@ -93,6 +95,7 @@ pub fn web_options(s: &Settings) -> WebOptions {
             .as_ref()
             .filter(|_| s.csv_full_history)
             .map(|p| std::path::PathBuf::from(format!("{}_stats_history.csv", p.display()))),
+        ..WebOptions::default()
     }
 }
 
@@ -143,6 +146,7 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
     let opts = ConsoleOptions {
         only_summary: s.only_summary,
         json: s.json,
+        json_file: None,
     };
     tokio::task::LocalSet::new().block_on(&rt, crate::console::run(scenario, cfg, opts))
 }
