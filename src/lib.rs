@@ -4,14 +4,13 @@
 //! The binary (`main.rs`) is a thin shell over these modules; everything is testable as a library.
 
 pub mod app;
-pub mod cli;
-pub mod config;
 pub mod console;
 pub mod coro;
 pub mod demo;
 pub mod distributed;
 pub mod http;
 pub mod logging;
+pub mod options;
 pub mod pyfmt;
 pub mod report;
 pub mod run;
