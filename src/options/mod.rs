@@ -1,7 +1,7 @@
 //! The options of `rustlocust`: one table (`defs.rs`) from which the command line, the
 //! environment (`RUSTLOCUST_*`, Locust's `LOCUST_*`), the config files (Locust's `locust.conf`,
-//! `pyproject.toml`, `--config`; rustlocust's `rustlocust.toml`), their precedence, and the help are
-//! derived, and the typed [`Command`] they produce.
+//! `pyproject.toml`, `--config`; rustlocust's `rustlocust.toml`), their precedence, the help and
+//! the README's option table are derived, and the typed [`Command`] they produce.
 //!
 //! Nothing below `app` and `web` imports this module: they get the parts of the command made
 //! for them (`run::RunConfig`, `web::WebOptions`, `console::ConsoleOptions`,
@@ -11,6 +11,7 @@
 mod table;
 mod cli;
 pub mod defs;
+pub mod docs;
 mod env;
 pub mod error;
 mod files;
