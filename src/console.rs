@@ -23,6 +23,8 @@ pub struct ConsoleOptions {
     pub only_summary: bool,
     /// The final stats as Locust's JSON list on stdout (tables go to stderr).
     pub json: bool,
+    /// `--json-file FILE`: the final stats as Locust's JSON in this file.
+    pub json_file: Option<std::path::PathBuf>,
 }
 
 struct Console {

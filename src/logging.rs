@@ -8,6 +8,16 @@ use std::sync::OnceLock;
 use chrono::{DateTime, TimeZone};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+/// How the log is set up: `-L/--loglevel`, `--logfile`, `--skip-log-setup`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    pub level: LevelFilter,
+    /// Write the log lines to this file instead of stderr.
+    pub file: Option<std::path::PathBuf>,
+    /// Install no logger at all.
+    pub skip_setup: bool,
+}
+
 /// Dependencies that log per connection or per handshake: at `-L debug` they would drown our own
 /// messages during a load test, so they only get through at `-L trace`.
 const NOISY_TARGETS: &[&str] = &[

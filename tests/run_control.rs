@@ -51,6 +51,7 @@ fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
         },
         outputs: Outputs::default(),
         exit_code_on_error: 1,
+        reset_stats_after_ramp: false,
     }
 }
 

@@ -44,7 +44,7 @@ pub struct Outputs {
 }
 
 /// Everything a test run needs from outside, decided before it starts.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RunConfig {
     /// The scenario file as given (reports, status, reload).
     pub scenario_file: PathBuf,
@@ -59,4 +59,6 @@ pub struct RunConfig {
     pub outputs: Outputs,
     /// The exit code when a request failed or a task raised.
     pub exit_code_on_error: i32,
+    /// `--reset-stats`: reset the stats once the ramp-up has started every user.
+    pub reset_stats_after_ramp: bool,
 }

@@ -48,6 +48,8 @@ pub struct LoadOptions {
     pub user_classes: Vec<String>,
     /// The run state the script's functions read and write (role, stop_test).
     pub control: Arc<RunControl>,
+    /// `--equal-weights`: every task weighs the same, whatever the scenario declares.
+    pub equal_weights: bool,
 }
 
 /// Cloning is cheap and shares the compiled script, listeners and run control: a clone differs

@@ -66,6 +66,14 @@ pub struct WebOptions {
     pub auth: Option<(String, String)>,
     /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
     pub full_history_csv: Option<std::path::PathBuf>,
+    /// `--print-stats`: also print the console's stats tables while the UI runs.
+    pub print_stats: bool,
+    /// `--tls-cert`, `--tls-key`: serve the UI over HTTPS with this certificate and private key
+    /// (PEM files); `None` serves plain HTTP.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--web-base-path`: the prefix of every route, "" (the root) or `/a/b` (leading slash,
+    /// none trailing), for a UI behind a reverse proxy.
+    pub base_path: String,
     /// `--class-picker`: the UI lets the user choose which classes run (and `POST /user` changes a
     /// class's settings before a test).
     pub class_picker: bool,
@@ -79,6 +87,9 @@ impl Default for WebOptions {
             autoquit: None,
             auth: None,
             full_history_csv: None,
+            print_stats: false,
+            tls: None,
+            base_path: String::new(),
             class_picker: false,
         }
     }
