@@ -2,7 +2,7 @@
 //! request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,13 +44,14 @@ fn load_options(s: &Settings) -> LoadOptions {
         tags: s.tags.clone(),
         exclude_tags: s.exclude_tags.clone(),
         user_classes: s.user_classes.clone(),
+        equal_weights: false,
     }
 }
 
-/// What the settings ask of a test run.
-pub fn run_config(s: &Settings) -> RunConfig {
+/// What the settings ask of a test run on the scenario `files` (directories already expanded).
+pub fn run_config(s: &Settings, files: Vec<PathBuf>) -> RunConfig {
     RunConfig {
-        scenario_file: s.scenario.clone(),
+        scenario_files: files,
         scenario_options: load_options(s),
         load: Load {
             users: s.users,
@@ -106,24 +107,30 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let opts = load_options(s);
-    let loaded = match source {
-        Some(src) => {
-            let dir = s.scenario.parent().unwrap_or(Path::new("."));
-            Scenario::from_source(&s.scenario.display().to_string(), src, dir, &opts)
-        }
-        None => Scenario::load(&s.scenario, &opts),
+    let files = match source {
+        Some(_) => Ok(vec![s.scenario.clone()]),
+        None => crate::script::scenario_files(std::slice::from_ref(&s.scenario)),
     };
-    let scenario = match loaded {
-        Ok(sc) => Arc::new(sc),
+    let loaded = files.and_then(|files| match source {
+        Some(src) => {
+            let dir = crate::script::files::dir_of(&s.scenario);
+            Scenario::from_source(&s.scenario.display().to_string(), src, &dir, &opts)
+                .map(|sc| (sc, files))
+        }
+        None => Scenario::load_files(&files, &opts).map(|sc| (sc, files)),
+    });
+    let (scenario, files) = match loaded {
+        Ok((sc, files)) => (Arc::new(sc), files),
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_USAGE);
         }
     };
+    let cfg = run_config(s, files);
     if s.list || s.check {
         print!("{}", scenario.describe());
         if s.check && s.dry_run {
-            return dry_run(scenario, s);
+            return dry_run(scenario, s, cfg);
         }
         if s.check {
             println!("{}: OK", scenario.file);
@@ -135,15 +142,14 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         .build()
         .context("starting the runtime")?;
     if !s.headless {
-        let serve = crate::web::control::serve(run_config(s), web_options(s), scenario);
+        let serve = crate::web::control::serve(cfg, web_options(s), scenario);
         return tokio::task::LocalSet::new().block_on(&rt, serve);
     }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
-    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s))
+    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s, cfg))
 }
 
-async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
-    let cfg = run_config(s);
+async fn headless(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyhow::Result<i32> {
     let load = cfg.load.clone();
     let mut run = TestRun::new(cfg, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -207,13 +213,13 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> 
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the
 /// target, printing each request; exit 1 when anything failed.
-fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
+fn dry_run(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     println!("dry run against the target:");
-    let ok = tokio::task::LocalSet::new()
-        .block_on(&rt, crate::runner::dry_run(scenario, run_config(s).runner));
+    let ok =
+        tokio::task::LocalSet::new().block_on(&rt, crate::runner::dry_run(scenario, cfg.runner));
     match ok {
         Ok(true) => {
             println!("dry run: OK");

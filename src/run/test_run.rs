@@ -254,7 +254,7 @@ impl TestRun {
         }
         if let Some(path) = &self.cfg.outputs.html {
             let meta = crate::report::html::ReportMeta {
-                scenario: self.cfg.scenario_file.display().to_string(),
+                scenario: self.cfg.scenario_display(),
                 host: self.host.clone(),
                 start: self.started_at,
                 end: now,

@@ -58,7 +58,8 @@ fn process_start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-pub fn register(engine: &mut Engine) {
+/// Register on the engine of scenario file `unit` (background jobs call that file's functions).
+pub fn register(engine: &mut Engine, unit: usize) {
     process_start();
     engine.register_fn("runner_role", || context::role().kind.to_string());
     engine.register_fn("is_master", || context::role().kind == "master");
@@ -142,7 +143,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<JobHandle>("Job");
     engine.register_fn(
         "background",
-        |ctx: NativeCallContext, f: FnPtr| -> R<JobHandle> {
+        move |ctx: NativeCallContext, f: FnPtr| -> R<JobHandle> {
             let user = coro::current_user().ok_or_else(|| {
                 runtime_error(
                     "background() can only be called inside a user (a task, on_start or on_stop)",
@@ -162,6 +163,7 @@ pub fn register(engine: &mut Engine) {
                 fn_name: fp_name(&f),
                 curry: f.curry().to_vec(),
                 label: label.into(),
+                unit,
             };
             host.spawn_job(user, job).map_err(runtime_error)
         },

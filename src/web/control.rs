@@ -197,8 +197,8 @@ impl Controller {
     /// Re-read the scenario from disk. A compile error keeps the loaded one (and a running test).
     async fn reload(&mut self) -> Result<String, String> {
         let cfg = self.run.config();
-        let file = cfg.scenario_file.clone();
-        match Scenario::load(&file, &cfg.scenario_options) {
+        let files = cfg.scenario_display();
+        match Scenario::load_files(&cfg.scenario_files, &cfg.scenario_options) {
             Err(e) => {
                 let msg = e.to_string();
                 log::error!("reload failed, keeping the loaded scenario: {msg}");
@@ -221,11 +221,8 @@ impl Controller {
                 } else {
                     ""
                 };
-                log::info!("reloaded {}: {n} user classes{when}", file.display());
-                Ok(format!(
-                    "Reloaded {}: {n} user class(es){when}",
-                    file.display()
-                ))
+                log::info!("reloaded {files}: {n} user classes{when}");
+                Ok(format!("Reloaded {files}: {n} user class(es){when}"))
             }
         }
     }
@@ -238,7 +235,7 @@ fn status_of(sc: &Scenario, cfg: &RunConfig) -> Status {
         target_users: cfg.load.users,
         spawn_rate: cfg.load.spawn_rate,
         host: cfg.load.host.clone().unwrap_or_else(|| default_host(sc)),
-        scenario_file: cfg.scenario_file.display().to_string(),
+        scenario_file: cfg.scenario_display(),
         classes: sc
             .classes
             .iter()

@@ -2,6 +2,8 @@
 //! sees, scenario files in a temp dir, and the real `rustlocust` binary run with a hard time limit.
 #![allow(dead_code)]
 
+pub mod scenario_dir;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
