@@ -81,6 +81,7 @@ pub fn run_config(s: &Settings, files: Vec<PathBuf>) -> RunConfig {
             html: s.html_path(),
         },
         exit_code_on_error: s.exit_code_on_error,
+        reset_stats_after_ramp: false,
     }
 }
 

@@ -51,6 +51,8 @@ pub struct RunConfig {
     pub outputs: Outputs,
     /// The exit code when a request failed or a task raised.
     pub exit_code_on_error: i32,
+    /// Locust's `--reset-stats`: reset the statistics once the ramp-up completes.
+    pub reset_stats_after_ramp: bool,
 }
 
 impl RunConfig {

@@ -192,6 +192,13 @@ impl TestRun {
             let mut a = Map::new();
             a.insert("user_count".into(), Dynamic::from_int(users as i64));
             self.hooks.fire("spawning_complete", a).await;
+            if self.cfg.reset_stats_after_ramp {
+                // As Locust: after the listeners, without firing reset_stats; what the workers
+                // still hold from the ramp is shipped first, so it is not counted either.
+                test.runner.flush().await;
+                log::info!("Resetting stats");
+                self.clear_stats();
+            }
             return Some(Tick::SpawningComplete(users));
         }
         if test.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -270,12 +277,17 @@ impl TestRun {
 
     /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.
     pub async fn reset_stats(&mut self) {
+        self.clear_stats();
+        self.hooks.fire("reset_stats", Map::new()).await;
+    }
+
+    /// Zero the statistics and the charts' percentile windows.
+    fn clear_stats(&self) {
         let now = now_unix();
         self.stats.lock().reset(now);
         for w in &self.window {
             w.lock().reset(now);
         }
-        self.hooks.fire("reset_stats", Map::new()).await;
     }
 
     /// The exit code the statistics call for.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod scenario_dir;
+pub mod test_run;
 
 use std::collections::HashMap;
 use std::io::Read;
