@@ -17,6 +17,7 @@ pub mod events;
 pub mod feeder;
 pub mod files;
 pub mod model;
+pub mod ratio;
 pub mod stdlib;
 pub mod units;
 
@@ -147,15 +148,19 @@ impl Scenario {
         self.events.fire(name, &args);
     }
 
-    /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        let total: f64 = self
-            .classes
+    /// The summed weight of the classes without a `fixed_count` (they share what fixed ones leave).
+    pub fn weight_of_weighted_classes(&self) -> f64 {
+        self.classes
             .iter()
             .filter(|c| c.fixed_count == 0)
             .map(|c| c.weight)
-            .sum();
+            .sum()
+    }
+
+    /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let total = self.weight_of_weighted_classes();
         let _ = writeln!(
             out,
             "User classes ({}), tasks with weight and share of the parent:",

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
 use crate::run::{default_host, Load, RunConfig, TestRun, Tick};
-use crate::script::{Scenario, TaskKind, TaskSet};
+use crate::script::Scenario;
 use crate::stats::unix_now as now_unix;
 
 struct Controller {
@@ -246,53 +246,11 @@ fn status_of(sc: &Scenario, cfg: &RunConfig) -> Status {
                 host: c.host.clone(),
             })
             .collect(),
-        tasks: tasks_json(sc),
+        tasks: sc.task_ratios_by_weight().to_json(),
         reload_error: None,
         started_at: None,
         run_time: cfg.load.run_time.map(|t| t.as_secs_f64()),
     }
-}
-
-/// Locust's `/tasks` JSON: each class's share and its task tree, per class and in total.
-pub fn tasks_json(sc: &Scenario) -> Value {
-    fn tree(set: &TaskSet, scale: f64) -> Value {
-        let total = set.total_weight().max(1) as f64;
-        let mut m = serde_json::Map::new();
-        for t in &set.tasks {
-            let ratio = t.weight as f64 / total * scale;
-            let mut node = json!({ "ratio": ratio });
-            if let TaskKind::Set(s) = &t.kind {
-                node["tasks"] = tree(s, ratio);
-            }
-            // Same task listed twice: add up, as Locust's dict does.
-            match m.get_mut(t.label()) {
-                Some(prev) => prev["ratio"] = json!(prev["ratio"].as_f64().unwrap_or(0.0) + ratio),
-                None => {
-                    m.insert(t.label().to_string(), node);
-                }
-            }
-        }
-        Value::Object(m)
-    }
-    let weights: f64 = sc
-        .classes
-        .iter()
-        .map(|c| c.weight)
-        .sum::<f64>()
-        .max(f64::MIN_POSITIVE);
-    let (mut per_class, mut total) = (serde_json::Map::new(), serde_json::Map::new());
-    for c in &sc.classes {
-        let share = c.weight / weights;
-        per_class.insert(
-            c.name.clone(),
-            json!({ "ratio": share, "tasks": tree(&c.tasks, 1.0) }),
-        );
-        total.insert(
-            c.name.clone(),
-            json!({ "ratio": share, "tasks": tree(&c.tasks, share) }),
-        );
-    }
-    json!({ "per_class": per_class, "total": total })
 }
 
 /// `/status` (what the UI needs about the scenario and the run), `/stats/history` and `/reload`.
