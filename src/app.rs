@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::cli::{Command, DemoSettings, Settings};
 use crate::http::HttpConfig;
+use crate::logging::LogOptions;
 use crate::report::{console, json};
 use crate::run::{Load, Outputs, RunConfig, TestRun, Tick};
 use crate::runner::RunnerConfig;
@@ -46,6 +47,11 @@ fn load_options(s: &Settings) -> LoadOptions {
         user_classes: s.user_classes.clone(),
         equal_weights: false,
     }
+}
+
+/// How the settings ask the process to log.
+fn log_options(s: &Settings) -> LogOptions {
+    LogOptions::level(s.loglevel)
 }
 
 /// What the settings ask of a test run on the scenario `files` (directories already expanded).
@@ -102,7 +108,7 @@ pub fn web_options(s: &Settings) -> WebOptions {
 
 /// Load the scenario (from `source` if given, else from the settings' path) and run it.
 pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
-    crate::logging::init(s.loglevel);
+    crate::logging::init(&log_options(s))?;
     if s.print_definitions {
         print!("{}", crate::script::definitions::definitions());
         return Ok(0);
@@ -257,7 +263,7 @@ fn demo(d: DemoSettings) -> anyhow::Result<i32> {
     s.spawn_rate = d.spawn_rate;
     s.run_time = Some(d.run_time);
     s.headless = true;
-    crate::logging::init(s.loglevel);
+    crate::logging::init(&log_options(&s))?;
     log::info!(
         "demo target listening on http://127.0.0.1:{port}; running {} for {:?}",
         s.scenario.display(),
@@ -307,7 +313,7 @@ fn start_demo_target() -> anyhow::Result<(u16, std::thread::JoinHandle<()>)> {
 }
 
 fn demo_target(bind: std::net::IpAddr, port: u16) -> anyhow::Result<i32> {
-    crate::logging::init(log::LevelFilter::Info);
+    crate::logging::init(&LogOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
