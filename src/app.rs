@@ -54,6 +54,27 @@ fn log_options(s: &Settings) -> LogOptions {
     LogOptions::level(s.loglevel)
 }
 
+/// What the headless front end prints and writes besides the test run's own reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsoleOptions {
+    /// No stats table every 2 s while the test runs, only the final summary (`--only-summary`).
+    pub only_summary: bool,
+    /// Print the final stats as Locust's JSON on stdout (`--json`); the tables go to stderr then.
+    pub json: bool,
+    /// `--json-file NAME`: write that JSON to `NAME.json` (Locust's naming) instead of printing the
+    /// final tables, as Locust does. Checked before the test starts; a failed write exits non-zero.
+    pub json_file: Option<PathBuf>,
+}
+
+/// What the settings ask of the console front end.
+fn console_options(s: &Settings) -> ConsoleOptions {
+    ConsoleOptions {
+        only_summary: s.only_summary,
+        json: s.json,
+        json_file: None,
+    }
+}
+
 /// What the settings ask of a test run on the scenario `files` (directories already expanded).
 pub fn run_config(s: &Settings, files: Vec<PathBuf>) -> RunConfig {
     RunConfig {
@@ -153,10 +174,23 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         return tokio::task::LocalSet::new().block_on(&rt, serve);
     }
     // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
-    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, s, cfg))
+    let console = console_options(s);
+    tokio::task::LocalSet::new().block_on(&rt, headless(scenario, cfg, console))
 }
 
-async fn headless(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyhow::Result<i32> {
+/// Run one test in the console: tables every 2 s, then the summary (and `--json`, `--json-file`).
+pub async fn headless(
+    scenario: Arc<Scenario>,
+    cfg: RunConfig,
+    console: ConsoleOptions,
+) -> anyhow::Result<i32> {
+    let json_file = console.json_file.as_deref().map(json::json_file_path);
+    if let Some(path) = &json_file {
+        if let Err(e) = json::check_writable(path) {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    }
     let load = cfg.load.clone();
     let mut run = TestRun::new(cfg, scenario).await;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -181,11 +215,10 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyh
             last_second = Instant::now();
             run.every_second();
         }
-        if !s.only_summary && last_console.elapsed() >= Duration::from_secs(2) {
+        if !console.only_summary && last_console.elapsed() >= console::PRINT_EVERY {
             last_console = Instant::now();
-            let mut out = Vec::new();
-            let _ = console::write_stats_table(&mut out, &run.stats.lock(), now_unix(), true);
-            tables_out(s, &out);
+            let table = console::current_table(&run.stats.lock(), now_unix());
+            console::emit(&table, console.json);
         }
     }
     let hurry = async {
@@ -198,22 +231,30 @@ async fn headless(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyh
     run.stop(hurry).await;
 
     // The final summary; the stats lock is released before the quitting listeners run.
+    let mut code = run.exit_code();
     {
         let (now, st) = (now_unix(), run.stats.lock());
-        let mut out = Vec::new();
-        let _ = console::write_stats_table(&mut out, &st, now, false);
-        let _ = writeln!(out);
-        let _ = console::write_percentiles_table(&mut out, &st);
-        let _ = writeln!(out);
-        let _ = console::write_error_report(&mut out, &st);
-        tables_out(s, &out);
-        if s.json {
+        if json_file.is_none() {
+            let mut out = Vec::new();
+            let _ = console::write_stats_table(&mut out, &st, now, false);
+            let _ = writeln!(out);
+            let _ = console::write_percentiles_table(&mut out, &st);
+            let _ = writeln!(out);
+            let _ = console::write_error_report(&mut out, &st);
+            console::emit(&out, console.json);
+        }
+        if console.json {
             let mut o = std::io::stdout().lock();
             json::write_stats_json(&mut o, &st).context("writing --json")?;
             let _ = writeln!(o);
         }
+        if let Some(path) = &json_file {
+            if let Err(e) = json::save_stats_json(path, &st) {
+                eprintln!("error: {e}");
+                code = EXIT_USAGE;
+            }
+        }
     }
-    let code = run.exit_code();
     run.quit(code).await;
     Ok(code)
 }
@@ -240,17 +281,6 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings, cfg: RunConfig) -> anyhow::Res
             eprintln!("error: {e}");
             Ok(EXIT_USAGE)
         }
-    }
-}
-
-/// Tables go to stdout, or to stderr when stdout carries `--json`.
-fn tables_out(s: &Settings, bytes: &[u8]) {
-    if s.json {
-        let _ = std::io::stderr().write_all(bytes);
-    } else {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(bytes);
-        let _ = o.flush();
     }
 }
 
