@@ -124,6 +124,7 @@ pub fn web_options(s: &Settings) -> WebOptions {
             .as_ref()
             .filter(|_| s.csv_full_history)
             .map(|p| std::path::PathBuf::from(format!("{}_stats_history.csv", p.display()))),
+        ..WebOptions::default()
     }
 }
 

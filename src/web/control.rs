@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, RunState, Status, WebOptions, WebState};
+use crate::report::console;
 use crate::run::{default_host, Load, RunConfig, TestRun, Tick};
 use crate::script::Scenario;
 use crate::stats::unix_now as now_unix;
@@ -34,17 +34,16 @@ pub async fn serve(
     web: WebOptions,
     scenario: Arc<Scenario>,
 ) -> anyhow::Result<i32> {
-    let listener = tokio::net::TcpListener::bind(web.bind)
-        .await
-        .with_context(|| format!("binding the web UI to {}", web.bind))?;
-    let addr: SocketAddr = listener.local_addr()?;
+    // Bad TLS files or base path: an error now, before anything runs.
+    let server = super::server::Server::bind(&web).await?;
+    let addr: SocketAddr = server.local_addr();
     if !web.bind.ip().is_loopback() && web.auth.is_none() {
         log::warn!(
             "the web UI listens on {addr}, which is not a loopback address, without --web-auth: anyone who can \
              reach it can start load tests"
         );
     }
-    log::info!("Starting web interface at http://{addr}");
+    log::info!("Starting web interface at {}", server.url());
     let status = status_of(&scenario, &cfg);
     let run = TestRun::new(cfg, scenario).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -59,12 +58,8 @@ pub async fn serve(
     });
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let app = super::router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = server_stopped.await;
-            })
-            .await
+    let server = server.serve(app, async {
+        let _ = server_stopped.await;
     });
     let autostart = web.autostart;
     let mut c = Controller {
@@ -100,7 +95,7 @@ impl Controller {
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut last_second = Instant::now();
+        let (mut last_second, mut last_console) = (Instant::now(), Instant::now());
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -123,6 +118,12 @@ impl Controller {
                 last_second = Instant::now();
                 self.run.every_second();
                 self.publish();
+            }
+            let printing = self.web.print_stats && self.run.is_running();
+            if printing && last_console.elapsed() >= console::PRINT_EVERY {
+                last_console = Instant::now();
+                let table = console::current_table(&self.run.stats.lock(), now_unix());
+                console::emit(&table, false);
             }
             if let (Some(after), Some(ended)) = (self.web.autoquit, self.ended_at) {
                 if ended.elapsed() >= after {

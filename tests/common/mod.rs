@@ -2,6 +2,7 @@
 //! sees, scenario files in a temp dir, and the real `rustlocust` binary run with a hard time limit.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod scenario_dir;
 pub mod test_run;
 
