@@ -136,18 +136,16 @@ pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let opts = load_options(s);
-    let files = match source {
-        Some(_) => Ok(vec![s.scenario.clone()]),
-        None => crate::script::scenario_files(std::slice::from_ref(&s.scenario)),
-    };
-    let loaded = files.and_then(|files| match source {
+    let loaded = match source {
         Some(src) => {
             let dir = crate::script::files::dir_of(&s.scenario);
             Scenario::from_source(&s.scenario.display().to_string(), src, &dir, &opts)
-                .map(|sc| (sc, files))
+                .map(|sc| (sc, vec![s.scenario.clone()]))
         }
-        None => Scenario::load_files(&files, &opts).map(|sc| (sc, files)),
-    });
+        // A directory stands for the scenario files in it.
+        None => crate::script::scenario_files(std::slice::from_ref(&s.scenario))
+            .and_then(|files| Scenario::load_files(&files, &opts).map(|sc| (sc, files))),
+    };
     let (scenario, files) = match loaded {
         Ok((sc, files)) => (Arc::new(sc), files),
         Err(e) => {
