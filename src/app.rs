@@ -1,7 +1,6 @@
 //! Wiring: from a parsed [`Command`] to a finished run, its reports and its exit code (0 ok, 1 when
 //! a request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -24,7 +23,12 @@ pub fn run_command(cmd: Command) -> i32 {
             print!("{}", crate::script::definitions::definitions());
             Ok(0)
         }
-        Command::Describe { run, what, log } => describe(&run, what, &log),
+        Command::Describe {
+            run,
+            what,
+            log,
+            users,
+        } => describe(&run, what, &log, users),
         Command::Run(spec) => run(spec, None),
         Command::Demo(spec) => demo(spec),
         Command::DemoTarget { bind, port } => demo_target(bind, port),
@@ -41,13 +45,13 @@ pub fn run_command(cmd: Command) -> i32 {
 /// Loads the scenario (from `source` if given, else from its file); a script error is printed.
 /// It is compiled against the run's own control (role, stop_test) in the run's options.
 fn load(run: &RunConfig, source: Option<&str>) -> Option<Arc<Scenario>> {
-    let (file, opts) = (&run.scenario_file, &run.scenario_options);
-    let loaded = match source {
-        Some(src) => {
-            let dir = file.parent().unwrap_or(Path::new("."));
-            Scenario::from_source(&file.display().to_string(), src, dir, opts)
+    let (files, opts) = (&run.scenario_files, &run.scenario_options);
+    let loaded = match (source, files.as_slice()) {
+        (Some(src), [file]) => {
+            let dir = crate::script::files::dir_of(file);
+            Scenario::from_source(&file.display().to_string(), src, &dir, opts)
         }
-        None => Scenario::load(file, opts),
+        _ => Scenario::load_files(files, opts),
     };
     match loaded {
         Ok(sc) => Some(Arc::new(sc)),
@@ -59,28 +63,35 @@ fn load(run: &RunConfig, source: Option<&str>) -> Option<Arc<Scenario>> {
 }
 
 /// `--list`, `--check` (`--dry-run`), `--show-task-ratio(-json)`: describe the scenario, exit.
-fn describe(run: &RunConfig, what: Describe, log: &LogOptions) -> anyhow::Result<i32> {
-    crate::logging::init(log.level);
+fn describe(
+    run: &RunConfig,
+    what: Describe,
+    log: &LogOptions,
+    users: Option<u64>,
+) -> anyhow::Result<i32> {
+    crate::logging::init(log)?;
     let Some(scenario) = load(run, None) else {
         return Ok(EXIT_USAGE);
     };
-    if what == Describe::TaskRatioJson {
-        let ratios = crate::web::control::tasks_json(&scenario);
-        println!("{}", serde_json::to_string_pretty(&ratios)?);
-        return Ok(0);
-    }
-    print!("{}", scenario.describe());
     match what {
-        Describe::DryRun => return dry_run(scenario, run),
-        Describe::Check => println!("{}: OK", scenario.file),
-        Describe::List | Describe::TaskRatio | Describe::TaskRatioJson => {}
+        Describe::TaskRatio => print!("{}", scenario.task_ratio_text(users)),
+        Describe::TaskRatioJson => print!("{}", scenario.task_ratio_json(users)),
+        Describe::List => print!("{}", scenario.describe()),
+        Describe::Check => {
+            print!("{}", scenario.describe());
+            println!("{}: OK", scenario.file);
+        }
+        Describe::DryRun => {
+            print!("{}", scenario.describe());
+            return dry_run(scenario, run);
+        }
     }
     Ok(0)
 }
 
 /// Load the scenario (from `source` if given, else from the run's file) and run it.
 pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
-    crate::logging::init(spec.log.level);
+    crate::logging::init(&spec.log)?;
     let Some(scenario) = load(&spec.run, source) else {
         return Ok(EXIT_USAGE);
     };
@@ -133,11 +144,10 @@ fn demo(mut spec: RunSpec) -> anyhow::Result<i32> {
     let host = format!("http://127.0.0.1:{port}");
     spec.run.load.host = Some(host.clone());
     spec.run.runner.host = Some(host);
-    crate::logging::init(spec.log.level);
-    let scenario_file = spec.run.scenario_file.clone();
+    crate::logging::init(&spec.log)?;
+    let scenario_file = spec.run.scenario_display();
     log::info!(
-        "demo target listening on http://127.0.0.1:{port}; running {} for {:?}",
-        scenario_file.display(),
+        "demo target listening on http://127.0.0.1:{port}; running {scenario_file} for {:?}",
         spec.run.load.run_time.unwrap_or_default()
     );
     let exit_code_on_error = spec.run.exit_code_on_error;
@@ -185,7 +195,7 @@ fn start_demo_target() -> anyhow::Result<(u16, std::thread::JoinHandle<()>)> {
 }
 
 fn demo_target(bind: std::net::IpAddr, port: u16) -> anyhow::Result<i32> {
-    crate::logging::init(log::LevelFilter::Info);
+    crate::logging::init(&crate::logging::LogOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

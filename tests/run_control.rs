@@ -25,7 +25,7 @@ fn t() {
 
 fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
     RunConfig {
-        scenario_file: PathBuf::from("two_runs.rhai"),
+        scenario_files: vec![PathBuf::from("two_runs.rhai")],
         scenario_options: LoadOptions {
             control,
             ..LoadOptions::default()

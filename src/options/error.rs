@@ -137,11 +137,6 @@ pub enum OptionsError {
     },
     #[error("the scenario directory {} holds no .rhai files (files whose names start with _ are left out, as in Locust)", dir.display())]
     EmptyScenarioDir { dir: PathBuf },
-    #[error(
-        "{} scenario files given ({}): this build's scenario loader reads one file per run, so pass one",
-        files.len(), files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
-    )]
-    SeveralScenarios { files: Vec<PathBuf> },
 }
 
 fn unsupported(option: &str, source: &Source, why: &str) -> String {

@@ -34,6 +34,8 @@ pub enum Command {
         run: RunConfig,
         what: Describe,
         log: LogOptions,
+        /// `-u` when it was given: Locust's `--show-task-ratio` class shares depend on it.
+        users: Option<u64>,
     },
     /// Run a load test.
     Run(RunSpec),
@@ -80,6 +82,8 @@ pub enum Ui {
 /// Checks the merged options and types them.
 pub(super) fn command(raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
     check_needs(&raw)?;
+    // Locust's task ratios depend on -u only when it is given.
+    let users_given = raw.users.is_some();
     let v = raw.resolve().map_err(OptionsError::from)?;
     if v.print_definitions {
         return Ok(Command::PrintDefinitions);
@@ -96,6 +100,7 @@ pub(super) fn command(raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
     let spec = run_spec(v, cwd)?;
     Ok(match describe {
         Some(what) => Command::Describe {
+            users: users_given.then_some(spec.run.load.users),
             run: spec.run,
             what,
             log: spec.log,
@@ -135,7 +140,7 @@ fn check_needs(raw: &Raw) -> Result<(), OptionsError> {
 }
 
 fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
-    let scenario_file = one_scenario(scenario_files(&v, cwd)?)?;
+    let scenario_files = scenario_files(&v, cwd)?;
     let html = v
         .html
         .as_deref()
@@ -146,7 +151,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         .filter(|_| v.csv_full_history)
         .map(|p| PathBuf::from(format!("{}_stats_history.csv", p.display())));
     let run = RunConfig {
-        scenario_file,
+        scenario_files,
         scenario_options: LoadOptions {
             tags: v.tags,
             exclude_tags: v.exclude_tags,
@@ -213,8 +218,9 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
     Ok(RunSpec { run, ui, log })
 }
 
-/// The scenario files: the given paths, each directory replaced by the `.rhai` files below it
-/// (sorted; names starting with `_` left out, as Locust leaves out `_*.py`).
+/// The scenario files: the given paths, each directory replaced by the `.rhai` files in it
+/// (sorted; names starting with `_` left out, as Locust leaves out `_*.py`). Not recursive, unlike
+/// Locust: subdirectories hold the modules scenarios `import`.
 fn scenario_files(v: &Values, cwd: &Path) -> Result<Vec<PathBuf>, OptionsError> {
     let Some(given) = &v.scenario else {
         return Err(OptionsError::NoScenario {
@@ -251,7 +257,7 @@ fn swallowed_scenario(v: &Values) -> Option<String> {
     })
 }
 
-/// Appends the `.rhai` files below `dir` (read from disk), named under `shown`.
+/// Appends the `.rhai` files in `dir` (read from disk), named under `shown`.
 fn collect_rhai(dir: &Path, shown: &Path, out: &mut Vec<PathBuf>) -> Result<(), OptionsError> {
     let read_error = |source| OptionsError::ReadScenarioDir {
         dir: shown.to_path_buf(),
@@ -268,21 +274,11 @@ fn collect_rhai(dir: &Path, shown: &Path, out: &mut Vec<PathBuf>) -> Result<(), 
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
-            collect_rhai(&path, &shown.join(&name), out)?;
-        } else if path.extension().is_some_and(|e| e == "rhai") {
+        if !path.is_dir() && path.extension().is_some_and(|e| e == "rhai") {
             out.push(shown.join(&name));
         }
     }
     Ok(())
-}
-
-/// The scenario loader reads one file per run.
-fn one_scenario(mut files: Vec<PathBuf>) -> Result<PathBuf, OptionsError> {
-    if files.len() > 1 {
-        return Err(OptionsError::SeveralScenarios { files });
-    }
-    files.pop().ok_or(OptionsError::NoScenario { hint: None })
 }
 
 /// Where to write the HTML report: `--html` with Locust's placeholders filled in, `{u}` by the

@@ -46,8 +46,8 @@ pub struct Outputs {
 /// Everything a test run needs from outside, decided before it starts.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// The scenario file as given (reports, status, reload).
-    pub scenario_file: PathBuf,
+    /// The scenario's files, directories expanded (reports, status, reload).
+    pub scenario_files: Vec<PathBuf>,
     /// Tags and classes the scenario is loaded with (again on reload).
     pub scenario_options: LoadOptions,
     /// The first test's load (headless, `--autostart`); the web UI may ask for others.
@@ -59,6 +59,18 @@ pub struct RunConfig {
     pub outputs: Outputs,
     /// The exit code when a request failed or a task raised.
     pub exit_code_on_error: i32,
-    /// `--reset-stats`: reset the stats once the ramp-up has started every user.
+    /// Locust's `--reset-stats`: reset the statistics once the ramp-up completes.
     pub reset_stats_after_ramp: bool,
+}
+
+impl RunConfig {
+    /// How reports and the UI name the scenario: its files, joined by "," (as Locust joins them).
+    pub fn scenario_display(&self) -> String {
+        let names: Vec<String> = self
+            .scenario_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        names.join(",")
+    }
 }

@@ -154,12 +154,13 @@ impl TestRun {
     /// Re-read the scenario from disk for the next test (a running one keeps its own). A compile
     /// error keeps the loaded scenario and is returned as `file:line:col: message`.
     pub async fn reload(&mut self) -> Result<String, String> {
-        let file = self.cfg.scenario_file.clone();
-        let sc = Scenario::load(&file, &self.cfg.scenario_options).map_err(|e| {
-            let msg = e.to_string();
-            log::error!("reload failed, keeping the loaded scenario: {msg}");
-            msg
-        })?;
+        let file = self.cfg.scenario_display();
+        let sc = Scenario::load_files(&self.cfg.scenario_files, &self.cfg.scenario_options)
+            .map_err(|e| {
+                let msg = e.to_string();
+                log::error!("reload failed, keeping the loaded scenario: {msg}");
+                msg
+            })?;
         let n = sc.classes.len();
         self.set_scenario(Arc::new(sc)).await;
         let when = if self.is_running() {
@@ -167,11 +168,8 @@ impl TestRun {
         } else {
             ""
         };
-        log::info!("reloaded {}: {n} user classes{when}", file.display());
-        Ok(format!(
-            "Reloaded {}: {n} user class(es){when}",
-            file.display()
-        ))
+        log::info!("reloaded {file}: {n} user classes{when}");
+        Ok(format!("Reloaded {file}: {n} user class(es){when}"))
     }
 
     /// Change one user class for the next test (`POST /user`); refused while a test runs.
@@ -280,6 +278,15 @@ impl TestRun {
             let mut a = Map::new();
             a.insert("user_count".into(), Dynamic::from_int(users as i64));
             self.hooks.fire(Builtin::SpawningComplete, a).await;
+            if self.cfg.reset_stats_after_ramp {
+                // As Locust: after the listeners, without firing reset_stats; what the workers
+                // still hold from the ramp is shipped first, so it is not counted either.
+                if let Some(test) = self.test.as_mut() {
+                    test.runner.flush().await;
+                }
+                log::info!("Resetting stats");
+                self.clear_stats();
+            }
             self.status.send_modify(|st| st.state = RunState::Running);
             return Some(Tick::SpawningComplete(users));
         }
@@ -365,7 +372,7 @@ impl TestRun {
         }
         if let Some(path) = &self.cfg.outputs.html {
             let meta = crate::report::html::ReportMeta {
-                scenario: self.cfg.scenario_file.display().to_string(),
+                scenario: self.cfg.scenario_display(),
                 host: self.status.borrow().host.clone(),
                 start: self.status.borrow().started_at.unwrap_or(now),
                 end: now,
@@ -387,13 +394,18 @@ impl TestRun {
 
     /// Reset the statistics (Locust's "Reset stats": the rows stay, zeroed) and fire reset_stats.
     pub async fn reset_stats(&mut self) {
+        self.clear_stats();
+        self.hooks.fire(Builtin::ResetStats, Map::new()).await;
+    }
+
+    /// Zero the statistics and the charts' percentile windows.
+    fn clear_stats(&self) {
         let now = now_unix();
         self.stats.lock().reset(now);
         // The windows only feed the charts' current percentiles: no rows to keep.
         for w in &self.window {
             w.lock().clear(now);
         }
-        self.hooks.fire(Builtin::ResetStats, Map::new()).await;
     }
 
     /// The exit code the statistics call for.

@@ -1,16 +1,20 @@
 //! Events: Locust's built-in hooks (test_start, request, ...) and custom events a script creates,
 //! each a list of listeners called in order with one map of named arguments. A listener's error is
 //! logged and counted as an exception; it never stops the run or the other listeners.
+//!
+//! Events are shared by all of a scenario's files; each listener runs in the file that added it
+//! (its functions resolve there), whichever file fires the event.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext};
 
 use super::context;
 use super::error::{classify, runtime_error, Control};
+use super::units::Units;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
@@ -69,11 +73,22 @@ pub const BUILTIN: [&str; 9] = {
     names
 };
 
-#[derive(Default)]
+/// A listener: a function pointer, and the scenario file (unit) whose functions it calls.
+#[derive(Clone)]
+pub struct Listener {
+    pub f: FnPtr,
+    pub unit: usize,
+}
+
 pub struct Events {
-    listeners: RwLock<HashMap<String, Vec<FnPtr>>>,
+    listeners: RwLock<HashMap<String, Vec<Listener>>>,
     /// Fast check for the hot path: does anyone listen to `request`?
     request: AtomicBool,
+    /// The scenario's files, by unit: how a listener's errors name its file.
+    files: Vec<String>,
+    /// The compiled files, once all are loaded: a listener of one file fired from another runs
+    /// there. Weak: the engines hold these events.
+    units: OnceLock<Weak<Units>>,
 }
 
 /// A custom event as scripts hold it (`let e = event("name"); e.add(f); e.fire(#{...})`).
@@ -81,12 +96,41 @@ pub struct Events {
 pub struct EventHandle(ImmutableString);
 
 impl Events {
-    pub fn new() -> Arc<Events> {
-        let ev = Events::default();
-        ev.listeners
-            .write()
-            .extend(BUILTIN.iter().map(|n| (n.to_string(), Vec::new())));
-        Arc::new(ev)
+    /// Events for a scenario made of `files` (in unit order).
+    pub fn new(files: Vec<String>) -> Arc<Events> {
+        let listeners = BUILTIN.iter().map(|n| (n.to_string(), Vec::new()));
+        Arc::new(Events {
+            listeners: RwLock::new(listeners.collect()),
+            request: AtomicBool::new(false),
+            files,
+            units: OnceLock::new(),
+        })
+    }
+
+    /// The scenario's files are all compiled: listeners may now run in any of them.
+    pub(super) fn attach(&self, units: &Arc<Units>) {
+        let _ = self.units.set(Arc::downgrade(units));
+    }
+
+    /// Call a listener in its own file.
+    pub fn call(&self, l: &Listener, args: Map) -> R<Dynamic> {
+        let units = self.units.get().and_then(Weak::upgrade).ok_or_else(|| {
+            runtime_error(
+                "a listener added by another scenario file cannot run while the files are still loading",
+            )
+        })?;
+        units.call(
+            l.unit,
+            l.f.fn_name(),
+            l.f.curry(),
+            None,
+            vec![Dynamic::from_map(args)],
+        )
+    }
+
+    /// Run `name`'s listeners (from Rust: the runner, a dropped response).
+    pub fn fire(&self, name: &str, args: &Map) {
+        self.fire_with(name, args, |l, a| self.call(l, a));
     }
 
     pub fn has_listeners(&self, name: &str) -> bool {
@@ -99,7 +143,7 @@ impl Events {
             .is_some_and(|l| !l.is_empty())
     }
 
-    fn add(&self, name: &str, f: FnPtr) -> R<()> {
+    fn add(&self, name: &str, f: FnPtr, unit: usize) -> R<()> {
         let mut map = self.listeners.write();
         let Some(list) = map.get_mut(name) else {
             return Err(runtime_error(format!(
@@ -107,7 +151,7 @@ impl Events {
                 BUILTIN.join(", ")
             )));
         };
-        list.push(f);
+        list.push(Listener { f, unit });
         if name == Builtin::Request.as_str() {
             self.request.store(true, Ordering::Relaxed);
         }
@@ -129,19 +173,14 @@ impl Events {
     }
 
     /// Run `name`'s listeners in order, each through `call`. Errors are logged and counted.
-    pub fn fire_with(
-        &self,
-        name: &str,
-        args: &Map,
-        file: &str,
-        call: impl Fn(&FnPtr, Map) -> R<Dynamic>,
-    ) {
+    fn fire_with(&self, name: &str, args: &Map, call: impl Fn(&Listener, Map) -> R<Dynamic>) {
         let listeners = match self.listeners.read().get(name) {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return,
         };
-        for f in &listeners {
-            if let Err(e) = call(f, args.clone()) {
+        for l in &listeners {
+            if let Err(e) = call(l, args.clone()) {
+                let file = self.files.get(l.unit).map_or("scenario", String::as_str);
                 match classify(&e, file, &format!("{name} listener")) {
                     Ok(Control::Cancelled) => return,
                     Ok(other) => {
@@ -158,14 +197,17 @@ impl Events {
     }
 }
 
-pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
+/// Register the event API on the engine of scenario file `unit`.
+pub fn register(engine: &mut Engine, events: Arc<Events>, unit: usize) {
     engine.register_type_with_name::<EventHandle>("Event");
     let ev = events.clone();
-    engine.register_fn("on", move |name: &str, f: FnPtr| ev.add(name, f));
+    engine.register_fn("on", move |name: &str, f: FnPtr| ev.add(name, f, unit));
     let ev = events.clone();
     engine.register_fn("event", move |name: &str| ev.create(name));
     let ev = events.clone();
-    engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| ev.add(&h.0, f));
+    engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| {
+        ev.add(&h.0, f, unit)
+    });
 
     let fire = {
         let ev = events.clone();
@@ -183,8 +225,14 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
                     "unknown event '{name}': create it first with event(\"{name}\")"
                 )));
             }
-            ev.fire_with(name, &args, &file, |f, a| {
-                f.call_within_context::<Dynamic>(&ctx, (a,))
+            // A listener of this file runs in the caller's context (its call depth, its source);
+            // one of another file runs in that file's engine.
+            ev.fire_with(name, &args, |l, a| {
+                if l.unit == unit {
+                    l.f.call_within_context::<Dynamic>(&ctx, (a,))
+                } else {
+                    ev.call(l, a)
+                }
             });
             Ok(())
         }

@@ -142,7 +142,8 @@ pub fn finish(router: Router<Arc<WebState>>, state: Arc<WebState>) -> Router<Arc
     }
 }
 
-async fn not_found() -> Response {
+/// The JSON 404 of every unknown path.
+pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
 }
 

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assets;
 pub mod control;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -66,16 +67,15 @@ pub struct WebOptions {
     pub auth: Option<(String, String)>,
     /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
     pub full_history_csv: Option<std::path::PathBuf>,
-    /// `--print-stats`: also print the console's stats tables while the UI runs.
+    /// `--print-stats`: the console stats table every 2 s while a test runs, as in headless mode.
     pub print_stats: bool,
-    /// `--tls-cert`, `--tls-key`: serve the UI over HTTPS with this certificate and private key
-    /// (PEM files); `None` serves plain HTTP.
+    /// `--tls-cert`/`--tls-key`: serve over HTTPS with this PEM certificate chain and private key.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    /// `--web-base-path`: the prefix of every route, "" (the root) or `/a/b` (leading slash,
-    /// none trailing), for a UI behind a reverse proxy.
+    /// `--web-base-path`: "" or a path like `/locust`; every route and asset is served under it
+    /// (for a reverse proxy that forwards `/locust/...` unchanged).
     pub base_path: String,
-    /// `--class-picker`: the UI lets the user choose which classes run (and `POST /user` changes a
-    /// class's settings before a test).
+    /// `--class-picker`: the start form lets the user choose the classes to run; without it the
+    /// form offers no choice and every class runs (`/swarm` still takes `user_classes`).
     pub class_picker: bool,
 }
 
@@ -109,9 +109,6 @@ pub struct WebState {
     pub options: WebOptions,
 }
 
-/// The whole web app: API routes, the UI's files, and a JSON 404 for anything else.
-/// `api::finish` adds the fallback, body limit, CORS and basic auth to every route merged before
-/// it (routes merged into the returned router afterwards are not protected).
 impl WebState {
     /// The run's status now (a copy: no lock outlives the call).
     pub fn run_status(&self) -> RunStatus {
@@ -127,9 +124,33 @@ impl WebState {
     }
 }
 
+/// The whole web app: API routes, the UI's files, and a JSON 404 for anything else, all under the
+/// base path when there is one (its bare form redirects to the one with a slash, where the page's
+/// relative URLs resolve). `api::finish` adds the fallback, body limit, CORS and basic auth to every
+/// route merged before it (routes merged into the returned router afterwards are not protected).
 pub fn router(state: Arc<WebState>) -> Router {
+    let base = server::base_path(&state.options.base_path).unwrap_or_else(|e| {
+        // `control::serve` refuses a bad base path before it gets here; a library caller that
+        // passes one gets the UI at the root rather than a panic.
+        log::error!("{e}; serving the web UI at /");
+        String::new()
+    });
     let app = api::routes(state.clone())
-        .merge(assets::routes())
+        .merge(assets::routes(&base, state.options.class_picker))
         .merge(control::routes());
-    api::finish(app, state.clone()).with_state(state)
+    let app = api::finish(app, state.clone());
+    if base.is_empty() {
+        return app.with_state(state);
+    }
+    let with_slash = format!("{base}/");
+    let to = with_slash.clone();
+    let redirect = move || {
+        let to = to.clone();
+        async move { axum::response::Redirect::permanent(&to) }
+    };
+    Router::new()
+        .nest(&with_slash, app)
+        .route(&base, axum::routing::any(redirect))
+        .fallback(api::not_found)
+        .with_state(state)
 }

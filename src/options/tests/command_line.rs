@@ -11,7 +11,7 @@ use super::*;
 #[test]
 fn defaults() {
     let s = spec(&["x.rhai"]).expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("x.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("x.rhai")]);
     assert_eq!(s.run.load.users, 1);
     assert_eq!(s.run.load.spawn_rate, 1.0);
     assert_eq!(s.run.load.run_time, None);
@@ -159,7 +159,7 @@ fn every_value_reaches_its_place() {
     ];
     let s = spec(&[EVERY_VALUE, &headless].concat()).expect("valid");
     let run = &s.run;
-    assert_eq!(run.scenario_file, PathBuf::from("x.rhai"));
+    assert_eq!(run.scenario_files, [PathBuf::from("x.rhai")]);
     assert_eq!(run.scenario_options.user_classes, ["Api", "Web"]);
     assert_eq!(run.scenario_options.tags, ["a", "b", "c"]);
     assert_eq!(run.scenario_options.exclude_tags, ["slow"]);
@@ -235,7 +235,7 @@ fn long_forms_and_locust_style_scenario_option() {
         "Api",
     ])
     .expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("s.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("s.rhai")]);
     assert_eq!(s.run.scenario_options.user_classes, vec!["Api"]);
     assert_eq!(s.run.load.host.as_deref(), Some("https://example.com"));
     assert_eq!(s.run.load.users, 5);
@@ -251,7 +251,7 @@ fn long_forms_and_locust_style_scenario_option() {
 
     // Locust's spellings: --locustfile, --hatch-rate (hidden).
     let s = spec(&["--locustfile", "l.rhai", "--hatch-rate", "3", "A", "B"]).expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("l.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("l.rhai")]);
     assert_eq!(s.run.load.spawn_rate, 3.0);
     assert_eq!(s.run.scenario_options.user_classes, ["A", "B"]);
 }
@@ -287,28 +287,17 @@ fn several_scenario_files_or_a_directory() {
     ] {
         std::fs::write(dir.path().join(f), "").expect("write");
     }
-    let e = command_in(&["-f", "a.rhai,b.rhai"], &[], dir.path()).unwrap_err();
-    let msg = e.to_string();
-    assert!(
-        matches!(&e, OptionsError::SeveralScenarios { files } if files.len() == 2),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("2 scenario files given (a.rhai, b.rhai)"),
-        "{msg}"
-    );
-    assert!(msg.contains("reads one file per run"), "{msg}");
-    assert_eq!(e.exit_code(), 2);
-    let e = command_in(&["-f", "sc"], &[], dir.path()).unwrap_err();
-    let OptionsError::SeveralScenarios { files } = e else {
-        panic!("{e:?}");
-    };
+    let s = spec_in(&["-f", "a.rhai,b.rhai"], &[], dir.path()).expect("a list of files");
     assert_eq!(
-        files,
-        [PathBuf::from("sc/b.rhai"), PathBuf::from("sc/sub/a.rhai")]
+        s.run.scenario_files,
+        [PathBuf::from("a.rhai"), PathBuf::from("b.rhai")]
     );
+    // A directory stands for its .rhai files, not those of its subdirectories (imported modules
+    // live there), nor those whose names start with `_`.
+    let s = spec_in(&["-f", "sc"], &[], dir.path()).expect("a directory");
+    assert_eq!(s.run.scenario_files, [PathBuf::from("sc/b.rhai")]);
     let s = spec_in(&["sc/sub"], &[], dir.path()).expect("one file in the directory");
-    assert_eq!(s.run.scenario_file, PathBuf::from("sc/sub/a.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("sc/sub/a.rhai")]);
     std::fs::create_dir(dir.path().join("empty")).expect("mkdir");
     let msg = command_in(&["-f", "empty"], &[], dir.path())
         .unwrap_err()

@@ -351,7 +351,7 @@ fn demo_subcommand() {
     assert_eq!(d.run.load.run_time, Some(Duration::from_secs(20)));
     assert_eq!(d.run.load.users, 20);
     assert_eq!(d.run.load.spawn_rate, 10.0);
-    assert_eq!(d.run.scenario_file, PathBuf::from(DEMO_SCENARIO));
+    assert_eq!(d.run.scenario_files, [PathBuf::from(DEMO_SCENARIO)]);
     assert!(matches!(d.ui, Ui::Headless(_)));
     assert_eq!(d.log.level, LevelFilter::Info);
 
@@ -408,5 +408,5 @@ fn scenario_and_subcommands_do_not_clash() {
     assert!(msg.contains("`demo-target` is a subcommand"), "{msg}");
     assert!(spec(&["./demo", "-u", "5"]).is_ok());
     let s = spec(&["demo.rhai"]).expect("a scenario path that starts like a subcommand");
-    assert_eq!(s.run.scenario_file, PathBuf::from("demo.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("demo.rhai")]);
 }

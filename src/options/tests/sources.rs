@@ -93,7 +93,7 @@ fn precedence_file_then_env_then_command_line() {
         "file beats default"
     );
     assert_eq!(s.run.scenario_options.tags, vec!["f"]);
-    assert_eq!(s.run.scenario_file, PathBuf::from("file.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("file.rhai")]);
 
     let s = spec_in(
         &["cli.rhai", "-T", "c"],
@@ -101,7 +101,7 @@ fn precedence_file_then_env_then_command_line() {
         dir.path(),
     )
     .expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("cli.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("cli.rhai")]);
     assert_eq!(
         s.run.scenario_options.tags,
         vec!["c"],
@@ -109,7 +109,7 @@ fn precedence_file_then_env_then_command_line() {
     );
 
     let s = spec_in(&[], &[("RUSTLOCUST_SCENARIO", "env.rhai")], dir.path()).expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("env.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("env.rhai")]);
 }
 
 /// Every file and variable prefix at once: each source sets `users` and one value of its own;
@@ -192,7 +192,8 @@ fn explicit_config_file_from_option_or_env() {
         spec_in(args, vars, dir.path())
             .expect("valid")
             .run
-            .scenario_file
+            .scenario_files
+            .remove(0)
     };
     assert_eq!(
         scenario(&["--config", "cfg/a.toml"], &[]),
@@ -224,13 +225,13 @@ fn config_file_in_locust_formats() {
     )
     .expect("write");
     let s = spec_in(&["--config", "run.conf"], &[], dir.path()).expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("a.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("a.rhai")]);
     assert_eq!((s.run.load.users, s.run.load.spawn_rate), (50, 5.0));
     assert_eq!(s.run.scenario_options.tags, ["x", "y"]);
     assert_eq!(s.run.load.run_time, Some(Duration::from_secs(60)));
     console(&s);
     let s = spec_in(&["--config", "locust.toml"], &[], dir.path()).expect("valid");
-    assert_eq!(s.run.scenario_file, PathBuf::from("b.rhai"));
+    assert_eq!(s.run.scenario_files, [PathBuf::from("b.rhai")]);
     assert_eq!(s.run.load.users, 7);
     assert_eq!(s.run.scenario_options.exclude_tags, ["slow"]);
     console(&s);
