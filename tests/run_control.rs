@@ -3,14 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustlocust::http::HttpConfig;
-use rustlocust::run::{Load, Outputs, RunConfig, TestRun, Tick};
-use rustlocust::runner::RunnerConfig;
-use rustlocust::script::{LoadOptions, Role, RoleKind, RunControl, Scenario};
+use rustlocust::run::{RunConfig, TestRun, Tick};
+use rustlocust::script::{Role, RoleKind, RunControl, Scenario};
 
 const SCENARIO: &str = r#"
 user("U", #{
@@ -24,35 +21,9 @@ fn t() {
 "#;
 
 fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
-    RunConfig {
-        scenario_files: vec![PathBuf::from("two_runs.rhai")],
-        scenario_options: LoadOptions {
-            control,
-            ..LoadOptions::default()
-        },
-        load: Load {
-            users: 2,
-            spawn_rate: 100.0,
-            host: Some(host.to_string()),
-            run_time: None,
-            user_classes: Vec::new(),
-        },
-        stop_timeout: Duration::ZERO,
-        runner: RunnerConfig {
-            threads: 1,
-            http: HttpConfig::default(),
-            seed: Some(1),
-            max_stacks: Some(16),
-            host: Some(host.to_string()),
-            max_jobs: 10,
-            user_classes: Vec::new(),
-            stats: None,
-            windows: Vec::new(),
-        },
-        outputs: Outputs::default(),
-        exit_code_on_error: 1,
-        reset_stats_after_ramp: false,
-    }
+    let mut cfg = common::test_run::run_config(host, 2, 100.0);
+    cfg.scenario_options.control = control;
+    cfg
 }
 
 /// Runs one test on its own thread until it ends by itself or `limit` passes; returns why it
@@ -62,11 +33,7 @@ fn run_on_thread(
     limit: Duration,
 ) -> std::thread::JoinHandle<(Option<String>, Vec<String>)> {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        tokio::task::LocalSet::new().block_on(&rt, async move {
+        common::test_run::block_on_local(async move {
             let sc = Scenario::from_source(
                 "two_runs.rhai",
                 SCENARIO,

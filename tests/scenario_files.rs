@@ -237,7 +237,7 @@ fn the_binary_refuses_a_class_declared_in_two_files_and_an_empty_directory() {
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
         r.stderr.contains(&format!(
-            "no .rhai scenario files in directory '{}'",
+            "the scenario directory {} holds no .rhai files",
             empty.path.display()
         )),
         "{}",
