@@ -371,6 +371,17 @@ impl TestRun {
         });
     }
 
+    /// A custom message from another node: run the script's `on_message(kind, ..)` handlers in
+    /// the runner's listener context (they may wait and use `client()`). False when the script
+    /// has none.
+    pub async fn deliver_message(&self, kind: &str, data: Dynamic) -> bool {
+        if !self.scenario.handles_message(kind) {
+            return false;
+        }
+        self.hooks.fire_message(kind, data).await;
+        true
+    }
+
     /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.
     pub async fn reset_stats(&mut self) {
         let now = now_unix();

@@ -1,6 +1,8 @@
-//! Events: Locust's built-in hooks (test_start, request, ...) and custom events a script creates,
-//! each a list of listeners called in order with one map of named arguments. A listener's error is
-//! logged and counted as an exception; it never stops the run or the other listeners.
+//! Events: Locust's built-in hooks (test_start, request, ...), custom events a script creates and
+//! the handlers of custom messages from other nodes (`on_message`, Locust's `register_message`),
+//! each a list of listeners called in order with one argument (a map of named arguments; a
+//! message's data). A listener's error is logged and counted as an exception; it never stops the
+//! run or the other listeners.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +13,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCa
 
 use super::context;
 use super::error::{classify, runtime_error, Control};
+use super::run_control::check_message_type;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
@@ -69,6 +72,15 @@ pub const BUILTIN: [&str; 9] = {
     names
 };
 
+/// `on_message(type, f)` handlers are the listeners of the event `message:<type>`; `event()`
+/// refuses names with this prefix, so scripts cannot collide with them.
+const MESSAGE_PREFIX: &str = "message:";
+
+/// The event whose listeners handle custom messages of type `kind`.
+pub fn message_event(kind: &str) -> String {
+    format!("{MESSAGE_PREFIX}{kind}")
+}
+
 #[derive(Default)]
 pub struct Events {
     listeners: RwLock<HashMap<String, Vec<FnPtr>>>,
@@ -118,6 +130,11 @@ impl Events {
         if name.trim().is_empty() {
             return Err(runtime_error("event(name): the name must not be empty"));
         }
+        if name.starts_with(MESSAGE_PREFIX) {
+            return Err(runtime_error(format!(
+                "event(\"{name}\"): names starting with '{MESSAGE_PREFIX}' belong to on_message()"
+            )));
+        }
         let mut map = self.listeners.write();
         if BUILTIN.contains(&name) {
             return Err(runtime_error(format!(
@@ -128,13 +145,25 @@ impl Events {
         Ok(EventHandle(name.into()))
     }
 
-    /// Run `name`'s listeners in order, each through `call`. Errors are logged and counted.
-    pub fn fire_with(
+    /// `on_message(kind, f)`: `f(data)` runs for each custom message of type `kind`.
+    fn add_message_handler(&self, kind: &str, f: FnPtr) -> R<()> {
+        check_message_type(kind).map_err(|e| runtime_error(format!("on_message: {e}")))?;
+        self.listeners
+            .write()
+            .entry(message_event(kind))
+            .or_default()
+            .push(f);
+        Ok(())
+    }
+
+    /// Run `name`'s listeners in order, each through `call` with its own copy of `args`. Errors
+    /// are logged and counted.
+    pub fn fire_with<A: Clone>(
         &self,
         name: &str,
-        args: &Map,
+        args: &A,
         file: &str,
-        call: impl Fn(&FnPtr, Map) -> R<Dynamic>,
+        call: impl Fn(&FnPtr, A) -> R<Dynamic>,
     ) {
         let listeners = match self.listeners.read().get(name) {
             Some(l) if !l.is_empty() => l.clone(),
@@ -166,6 +195,10 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
     engine.register_fn("event", move |name: &str| ev.create(name));
     let ev = events.clone();
     engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| ev.add(&h.0, f));
+    let ev = events.clone();
+    engine.register_fn("on_message", move |kind: &str, f: FnPtr| {
+        ev.add_message_handler(kind, f)
+    });
 
     let fire = {
         let ev = events.clone();

@@ -147,15 +147,30 @@ impl Scenario {
 
     /// Run the listeners of event `name` with `args` (from Rust: the runner, a dropped response).
     pub fn fire(&self, name: &str, args: Map) {
+        self.events.fire_with(name, &args, &self.file, |f, a| {
+            self.call_listener(f, Dynamic::from_map(a))
+        });
+    }
+
+    /// Run the `on_message(kind, ..)` handlers with the message's data.
+    pub fn fire_message(&self, kind: &str, data: Dynamic) {
+        let name = events::message_event(kind);
         self.events
-            .fire_with(name, &args, &self.file, |f: &FnPtr, a| {
-                let cb = Callable {
-                    fn_name: f.fn_name().into(),
-                    curry: f.curry().to_vec(),
-                    label: "listener".into(),
-                };
-                self.call(&cb, None, vec![Dynamic::from_map(a)])
-            });
+            .fire_with(&name, &data, &self.file, |f, d| self.call_listener(f, d));
+    }
+
+    /// Whether the script handles custom messages of type `kind`.
+    pub fn handles_message(&self, kind: &str) -> bool {
+        self.events.has_listeners(&events::message_event(kind))
+    }
+
+    fn call_listener(&self, f: &FnPtr, arg: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+        let cb = Callable {
+            fn_name: f.fn_name().into(),
+            curry: f.curry().to_vec(),
+            label: "listener".into(),
+        };
+        self.call(&cb, None, vec![arg])
     }
 
     /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
