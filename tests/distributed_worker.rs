@@ -377,6 +377,7 @@ user("MyUser", #{ wait_time: constant(0.2), tasks: ["t"], on_start: "hello" });
 fn hello() { send_message("from_worker", #{ hello: "master", index: worker_index() }); }
 fn t() { this.client.get("/w"); }
 on_message("to_worker", |data| client().get(`${data.path}/${data.n}/${data.keys["1"]}`));
+on("spawning_complete", |e| client().get(`/spawning-complete/${e.user_count}`));
 "#;
 
 #[test]
@@ -393,6 +394,8 @@ fn custom_messages_go_both_ways_with_a_locust_master() {
         "paths seen: {:?}\nmaster log:\n{log}",
         common::log_of(&target, "/from")
     );
+    // The Locust master's own spawning_complete fired the event here, once.
+    assert_eq!(target.seen.count("/spawning-complete/2"), 1, "{log}");
     // Worker -> master: one message per user's on_start, handled by register_message.
     let got = text_of(dir.path(), "from_worker.jsonl");
     let lines: Vec<&str> = got.lines().collect();
