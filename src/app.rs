@@ -1,18 +1,14 @@
-//! Wiring: from parsed settings to a finished run, its reports and its exit code (0 ok, 1 when a
-//! request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
+//! Wiring: from a parsed [`Command`] to a finished run, its reports and its exit code (0 ok, 1 when
+//! a request failed or a task raised — `--exit-code-on-error` — and 2 for a usage or script error).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::cli::{Command, DemoSettings, Settings};
-use crate::console::ConsoleOptions;
-use crate::http::HttpConfig;
-use crate::run::{Load, Outputs, RunConfig};
-use crate::runner::RunnerConfig;
-use crate::script::{LoadOptions, RunControl, Scenario};
-use crate::web::WebOptions;
+use crate::logging::LogOptions;
+use crate::options::{Command, Describe, RunSpec, Ui};
+use crate::run::RunConfig;
+use crate::script::Scenario;
 
 /// The demo scenario, embedded so `rustlocust demo` works from any directory.
 const QUICKSTART: &str = include_str!("../scripts/quickstart.rhai");
@@ -23,8 +19,18 @@ pub const EXIT_USAGE: i32 = 2;
 /// Run a parsed command; returns the process exit code. Errors are printed here.
 pub fn run_command(cmd: Command) -> i32 {
     let result = match cmd {
-        Command::Run(s) => run(&s, None),
-        Command::Demo(d) => demo(d),
+        Command::PrintDefinitions => {
+            print!("{}", crate::script::definitions::definitions());
+            Ok(0)
+        }
+        Command::Describe {
+            run,
+            what,
+            log,
+            users,
+        } => describe(&run, what, &log, users),
+        Command::Run(spec) => run(spec, None),
+        Command::Demo(spec) => demo(spec),
         Command::DemoTarget { bind, port } => demo_target(bind, port),
     };
     match result {
@@ -36,126 +42,90 @@ pub fn run_command(cmd: Command) -> i32 {
     }
 }
 
-fn load_options(s: &Settings) -> LoadOptions {
-    LoadOptions {
-        tags: s.tags.clone(),
-        exclude_tags: s.exclude_tags.clone(),
-        user_classes: s.user_classes.clone(),
-        control: Arc::new(RunControl::default()),
-    }
-}
-
-/// What the settings ask of a test run.
-pub fn run_config(s: &Settings) -> RunConfig {
-    RunConfig {
-        scenario_file: s.scenario.clone(),
-        scenario_options: load_options(s),
-        load: Load {
-            users: s.users,
-            spawn_rate: s.spawn_rate,
-            host: s.host.clone(),
-            run_time: s.run_time,
-            user_classes: Vec::new(),
-        },
-        stop_timeout: s.stop_timeout,
-        runner: RunnerConfig {
-            threads: s.threads,
-            http: HttpConfig {
-                insecure: s.insecure,
-                ..HttpConfig::default()
-            },
-            seed: s.seed,
-            max_stacks: s.max_coroutine_stacks,
-            host: s.host.clone(),
-            max_jobs: s.max_background_jobs,
-            user_classes: Vec::new(),
-            stats: None,
-            windows: Vec::new(),
-        },
-        outputs: Outputs {
-            csv_prefix: s.csv_prefix.clone(),
-            csv_full_history: s.csv_full_history,
-            html: s.html_path(),
-        },
-        exit_code_on_error: s.exit_code_on_error,
-    }
-}
-
-/// What the settings ask of the web front end.
-pub fn web_options(s: &Settings) -> WebOptions {
-    WebOptions {
-        bind: std::net::SocketAddr::new(s.web_host, s.web_port),
-        autostart: s.autostart,
-        autoquit: s.autoquit,
-        auth: s.web_auth.clone(),
-        full_history_csv: s
-            .csv_prefix
-            .as_ref()
-            .filter(|_| s.csv_full_history)
-            .map(|p| std::path::PathBuf::from(format!("{}_stats_history.csv", p.display()))),
-    }
-}
-
-/// Load the scenario (from `source` if given, else from the settings' path) and run it.
-pub fn run(s: &Settings, source: Option<&str>) -> anyhow::Result<i32> {
-    crate::logging::init(s.loglevel);
-    if s.print_definitions {
-        print!("{}", crate::script::definitions::definitions());
-        return Ok(0);
-    }
-    // The scenario is compiled against the run's own control (role, stop_test), so it is loaded
-    // with the run configuration's options.
-    let cfg = run_config(s);
-    let opts = &cfg.scenario_options;
-    let loaded = match source {
-        Some(src) => {
-            let dir = s.scenario.parent().unwrap_or(Path::new("."));
-            Scenario::from_source(&s.scenario.display().to_string(), src, dir, opts)
+/// Loads the scenario (from `source` if given, else from its file); a script error is printed.
+/// It is compiled against the run's own control (role, stop_test) in the run's options.
+fn load(run: &RunConfig, source: Option<&str>) -> Option<Arc<Scenario>> {
+    let (files, opts) = (&run.scenario_files, &run.scenario_options);
+    let loaded = match (source, files.as_slice()) {
+        (Some(src), [file]) => {
+            let dir = crate::script::files::dir_of(file);
+            Scenario::from_source(&file.display().to_string(), src, &dir, opts)
         }
-        None => Scenario::load(&s.scenario, opts),
+        _ => Scenario::load_files(files, opts),
     };
-    let scenario = match loaded {
-        Ok(sc) => Arc::new(sc),
+    match loaded {
+        Ok(sc) => Some(Arc::new(sc)),
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
+            None
         }
+    }
+}
+
+/// `--list`, `--check` (`--dry-run`), `--show-task-ratio(-json)`: describe the scenario, exit.
+fn describe(
+    run: &RunConfig,
+    what: Describe,
+    log: &LogOptions,
+    users: Option<u64>,
+) -> anyhow::Result<i32> {
+    crate::logging::init(log)?;
+    let Some(scenario) = load(run, None) else {
+        return Ok(EXIT_USAGE);
     };
-    if s.list || s.check {
-        print!("{}", scenario.describe());
-        if s.check && s.dry_run {
-            return dry_run(scenario, s);
-        }
-        if s.check {
+    match what {
+        Describe::TaskRatio => print!("{}", scenario.task_ratio_text(users)),
+        Describe::TaskRatioJson => print!("{}", scenario.task_ratio_json(users)),
+        Describe::List => print!("{}", scenario.describe()),
+        Describe::Check => {
+            print!("{}", scenario.describe());
             println!("{}: OK", scenario.file);
         }
-        return Ok(0);
+        Describe::DryRun => {
+            print!("{}", scenario.describe());
+            return dry_run(scenario, run);
+        }
     }
+    Ok(0)
+}
+
+/// Load the scenario (from `source` if given, else from the run's file) and run it.
+pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
+    crate::logging::init(&spec.log)?;
+    let Some(scenario) = load(&spec.run, source) else {
+        return Ok(EXIT_USAGE);
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    if !s.headless {
-        let serve = crate::web::control::serve(cfg, web_options(s), scenario);
-        return tokio::task::LocalSet::new().block_on(&rt, serve);
+    match spec.ui {
+        Ui::Web(web) => {
+            let serve = crate::web::control::serve(spec.run, web, scenario);
+            tokio::task::LocalSet::new().block_on(&rt, serve)
+        }
+        // A LocalSet: the runner's event listeners run on this thread with their own HTTP
+        // session.
+        Ui::Headless(console) => {
+            let run = crate::console::run(scenario, spec.run, console);
+            tokio::task::LocalSet::new().block_on(&rt, run)
+        }
+        Ui::Worker(worker) => {
+            let run = crate::distributed::worker::run_worker(scenario, spec.run, worker);
+            tokio::task::LocalSet::new().block_on(&rt, run)
+        }
     }
-    // A LocalSet: the runner's event listeners run on this thread with their own HTTP session.
-    let opts = ConsoleOptions {
-        only_summary: s.only_summary,
-        json: s.json,
-    };
-    tokio::task::LocalSet::new().block_on(&rt, crate::console::run(scenario, cfg, opts))
 }
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the
 /// target, printing each request; exit 1 when anything failed.
-fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
+fn dry_run(scenario: Arc<Scenario>, run: &RunConfig) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     println!("dry run against the target:");
     let ok = tokio::task::LocalSet::new()
-        .block_on(&rt, crate::runner::dry_run(scenario, run_config(s).runner));
+        .block_on(&rt, crate::runner::dry_run(scenario, run.runner.clone()));
     match ok {
         Ok(true) => {
             println!("dry run: OK");
@@ -163,7 +133,7 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
         }
         Ok(false) => {
             println!("dry run: some requests failed or a script raised (see above)");
-            Ok(s.exit_code_on_error)
+            Ok(run.exit_code_on_error)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -173,23 +143,21 @@ fn dry_run(scenario: Arc<Scenario>, s: &Settings) -> anyhow::Result<i32> {
 }
 
 /// `rustlocust demo`: the demo target on a free port plus a headless run of the quickstart.
-fn demo(d: DemoSettings) -> anyhow::Result<i32> {
+fn demo(mut spec: RunSpec) -> anyhow::Result<i32> {
     let (port, _server) = start_demo_target()?;
-    let mut s = d.settings;
-    s.host = Some(format!("http://127.0.0.1:{port}"));
-    s.users = d.users;
-    s.spawn_rate = d.spawn_rate;
-    s.run_time = Some(d.run_time);
-    s.headless = true;
-    crate::logging::init(s.loglevel);
+    let host = format!("http://127.0.0.1:{port}");
+    spec.run.load.host = Some(host.clone());
+    spec.run.runner.host = Some(host);
+    crate::logging::init(&spec.log)?;
+    let scenario_file = spec.run.scenario_display();
     log::info!(
-        "demo target listening on http://127.0.0.1:{port}; running {} for {:?}",
-        s.scenario.display(),
-        d.run_time
+        "demo target listening on http://127.0.0.1:{port}; running {scenario_file} for {:?}",
+        spec.run.load.run_time.unwrap_or_default()
     );
-    let from_disk = std::fs::read_to_string(&s.scenario).ok();
-    let code = run(&s, Some(from_disk.as_deref().unwrap_or(QUICKSTART)))?;
-    if code != 0 && code == s.exit_code_on_error {
+    let exit_code_on_error = spec.run.exit_code_on_error;
+    let from_disk = std::fs::read_to_string(&scenario_file).ok();
+    let code = run(spec, Some(from_disk.as_deref().unwrap_or(QUICKSTART)))?;
+    if code != 0 && code == exit_code_on_error {
         // The failures are the demo's own doing; a first run should not end in "error".
         println!(
             "\nThe demo target fails some requests on purpose (/flaky, things that end in ERROR) to fill the \
@@ -231,7 +199,7 @@ fn start_demo_target() -> anyhow::Result<(u16, std::thread::JoinHandle<()>)> {
 }
 
 fn demo_target(bind: std::net::IpAddr, port: u16) -> anyhow::Result<i32> {
-    crate::logging::init(log::LevelFilter::Info);
+    crate::logging::init(&crate::logging::LogOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

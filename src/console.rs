@@ -1,10 +1,12 @@
 //! The console front end (headless mode): starts the configured test, prints Locust's stats table
 //! every 2 s while it runs, and at the end the summary tables and, with `--json`, the final stats
-//! as JSON on stdout (the tables then go to stderr).
+//! as JSON on stdout (the tables then go to stderr); `--json-file NAME` writes them to `NAME.json`
+//! instead of the final tables, as Locust does.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 
@@ -13,7 +15,8 @@ use crate::run::{drive, FrontEnd, RunConfig, TestRun};
 use crate::script::Scenario;
 use crate::stats::unix_now;
 
-/// Exit code when the configured test cannot start (e.g. a class without a host).
+/// Exit code when the configured test cannot start (e.g. a class without a host), or a report
+/// asked for cannot be written.
 const EXIT_USAGE: i32 = 2;
 
 /// What the console shows.
@@ -23,6 +26,9 @@ pub struct ConsoleOptions {
     pub only_summary: bool,
     /// The final stats as Locust's JSON list on stdout (tables go to stderr).
     pub json: bool,
+    /// `--json-file NAME`: the final stats as Locust's JSON in `NAME.json` (Locust's naming), in
+    /// place of the final tables. Checked before the test starts; a failed write exits non-zero.
+    pub json_file: Option<PathBuf>,
 }
 
 struct Console {
@@ -32,13 +38,14 @@ struct Console {
 
 impl FrontEnd for Console {
     fn every_second(&mut self, run: &TestRun) {
-        if self.opts.only_summary || self.last_table.elapsed() < Duration::from_secs(2) {
+        if self.opts.only_summary || self.last_table.elapsed() < console::PRINT_EVERY {
             return;
         }
         self.last_table = Instant::now();
-        let mut out = Vec::new();
-        let _ = console::write_stats_table(&mut out, &run.stats.lock(), unix_now(), true);
-        self.tables_out(&out);
+        console::emit(
+            &console::current_table(&run.stats.lock(), unix_now()),
+            self.opts.json,
+        );
     }
 
     /// Headless mode ends with its test.
@@ -48,33 +55,31 @@ impl FrontEnd for Console {
 }
 
 impl Console {
-    /// Tables go to stdout, or to stderr when stdout carries `--json`.
-    fn tables_out(&self, bytes: &[u8]) {
-        if self.opts.json {
-            let _ = std::io::stderr().write_all(bytes);
-        } else {
-            let mut o = std::io::stdout().lock();
-            let _ = o.write_all(bytes);
-            let _ = o.flush();
-        }
-    }
-
-    fn summary(&self, run: &TestRun) -> anyhow::Result<()> {
+    /// The final tables (or the JSON file) and `--json`; returns the exit code it calls for.
+    fn summary(&self, run: &TestRun, json_file: Option<&PathBuf>) -> anyhow::Result<i32> {
         // The stats lock is released before the quitting listeners run.
         let (now, st) = (unix_now(), run.stats.lock());
-        let mut out = Vec::new();
-        let _ = console::write_stats_table(&mut out, &st, now, false);
-        let _ = writeln!(out);
-        let _ = console::write_percentiles_table(&mut out, &st);
-        let _ = writeln!(out);
-        let _ = console::write_error_report(&mut out, &st);
-        self.tables_out(&out);
+        if json_file.is_none() {
+            let mut out = Vec::new();
+            let _ = console::write_stats_table(&mut out, &st, now, false);
+            let _ = writeln!(out);
+            let _ = console::write_percentiles_table(&mut out, &st);
+            let _ = writeln!(out);
+            let _ = console::write_error_report(&mut out, &st);
+            console::emit(&out, self.opts.json);
+        }
         if self.opts.json {
             let mut o = std::io::stdout().lock();
             json::write_stats_json(&mut o, &st).context("writing --json")?;
             let _ = writeln!(o);
         }
-        Ok(())
+        if let Some(path) = json_file {
+            if let Err(e) = json::save_stats_json(path, &st) {
+                eprintln!("error: {e}");
+                return Ok(EXIT_USAGE);
+            }
+        }
+        Ok(0)
     }
 }
 
@@ -85,6 +90,13 @@ pub async fn run(
     cfg: RunConfig,
     opts: ConsoleOptions,
 ) -> anyhow::Result<i32> {
+    let json_file = opts.json_file.as_deref().map(json::json_file_path);
+    if let Some(path) = &json_file {
+        if let Err(e) = json::check_writable(path) {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    }
     let load = cfg.load.clone();
     let mut run = TestRun::new(cfg, scenario).await;
     if let Err(e) = run.start(load).await {
@@ -96,8 +108,10 @@ pub async fn run(
         last_table: Instant::now(),
     };
     drive(&mut run, &mut console, None).await?;
-    console.summary(&run)?;
-    let code = run.exit_code();
+    let mut code = console.summary(&run, json_file.as_ref())?;
+    if code == 0 {
+        code = run.exit_code();
+    }
     run.quit(code).await;
     Ok(code)
 }

@@ -4,8 +4,6 @@
 //! The binary (`main.rs`) is a thin shell over these modules; everything is testable as a library.
 
 pub mod app;
-pub mod cli;
-pub mod config;
 pub mod console;
 pub mod coro;
 pub mod demo;
@@ -13,6 +11,7 @@ pub mod distributed;
 mod encoding;
 pub mod http;
 pub mod logging;
+pub mod options;
 pub mod pyfmt;
 pub mod report;
 pub mod run;

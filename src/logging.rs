@@ -1,7 +1,10 @@
-//! A tiny `log` backend writing Locust-style lines to stderr:
-//! `[2026-11-26 12:00:00,123] INFO/runner: message`.
+//! A tiny `log` backend writing Locust-style lines to stderr, or to a `--logfile`:
+//! `[2026-11-26 12:00:00,123] INFO/runner: message`. `--skip-log-setup` installs nothing (as
+//! Locust leaves Python's logging alone then).
 
+use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -24,27 +27,105 @@ const NOISY_TARGETS: &[&str] = &[
     "cookie_store",
 ];
 
+/// How the process logs (`-L`, `--logfile`, `--skip-log-setup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    pub level: LevelFilter,
+    /// Append the lines to this file (created if missing; its directory must exist) instead of
+    /// writing them to stderr, as Locust's `--logfile` does.
+    pub file: Option<PathBuf>,
+    /// Install no logger: nothing is logged by us (Locust's `--skip-log-setup`).
+    pub skip_setup: bool,
+}
+
+impl LogOptions {
+    /// Lines of `level` and above, to stderr.
+    pub fn level(level: LevelFilter) -> LogOptions {
+        LogOptions {
+            level,
+            file: None,
+            skip_setup: false,
+        }
+    }
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions::level(LevelFilter::Info)
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("cannot open the log file '{path}': the directory '{dir}' does not exist")]
+    NoDirectory { path: String, dir: String },
+    #[error("cannot open the log file '{path}': {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 struct StderrLogger {
     /// A `LevelFilter` as usize, so that a second `init` can change the level of the logger
     /// already installed (the `log` crate allows installing only one per process).
     level: AtomicUsize,
+    /// `--logfile`: where lines go instead of stderr.
+    file: parking_lot::Mutex<Option<File>>,
 }
 
 static LOGGER: OnceLock<&'static StderrLogger> = OnceLock::new();
 
-/// Installs the stderr logger at `level`, or changes the level if it is already installed.
-/// If some other logger was installed first, that one stays and only the global level changes.
-pub fn init(level: LevelFilter) {
+/// Installs the logger as `opts` say, or reconfigures the one already installed. If some other
+/// logger was installed first, that one stays and only the global level changes. The log file is
+/// opened before anything changes, so a bad path leaves logging as it was.
+pub fn init(opts: &LogOptions) -> Result<(), LogError> {
+    if opts.skip_setup {
+        // Ours may be installed already (a second run in this process): silence it.
+        if let Some(logger) = LOGGER.get() {
+            logger
+                .level
+                .store(LevelFilter::Off as usize, Ordering::Relaxed);
+            log::set_max_level(LevelFilter::Off);
+        }
+        return Ok(());
+    }
+    let file = opts.file.as_deref().map(open_log_file).transpose()?;
+    let level = opts.level;
     let logger = *LOGGER.get_or_init(|| {
         let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger {
             level: AtomicUsize::new(level as usize),
+            file: parking_lot::Mutex::new(None),
         }));
         // Err means another logger won the race (e.g. a test harness's); nothing to do then.
         let _ = log::set_logger(logger);
         logger
     });
+    *logger.file.lock() = file;
     logger.level.store(level as usize, Ordering::Relaxed);
     log::set_max_level(level);
+    Ok(())
+}
+
+fn open_log_file(path: &Path) -> Result<File, LogError> {
+    let shown = path.display().to_string();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(LogError::NoDirectory {
+                path: shown,
+                dir: dir.display().to_string(),
+            });
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| LogError::Open {
+            path: shown,
+            source,
+        })
 }
 
 fn level_filter_from_usize(n: usize) -> LevelFilter {
@@ -117,16 +198,30 @@ impl Log for StderrLogger {
             record.target(),
             record.args(),
         );
-        // One write per line keeps lines from different threads whole; a closed stderr must not
-        // take the load test down, so write errors are ignored (eprintln! would panic).
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{line}");
-        drop(err);
+        // One write per line keeps lines from different threads whole; a closed stderr or a full
+        // disk must not take the load test down, so write errors are ignored (eprintln! would
+        // panic).
+        let text = format!("{line}\n");
+        match self.file.lock().as_mut() {
+            Some(f) => {
+                let _ = f.write_all(text.as_bytes());
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+        }
         remember(line);
     }
 
     fn flush(&self) {
-        let _ = std::io::stderr().flush();
+        match self.file.lock().as_mut() {
+            Some(f) => {
+                let _ = f.flush();
+            }
+            None => {
+                let _ = std::io::stderr().flush();
+            }
+        }
     }
 }
 
@@ -221,6 +316,7 @@ mod tests {
 
     #[test]
     fn init_is_idempotent_and_updates_the_level() {
+        let init = |level| assert!(super::init(&LogOptions::level(level)).is_ok());
         init(LevelFilter::Warn);
         assert_eq!(log::max_level(), LevelFilter::Warn);
         init(LevelFilter::Debug);

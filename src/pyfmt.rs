@@ -73,6 +73,33 @@ pub fn py_repr(s: &str) -> String {
     out
 }
 
+/// A string as Python's `json.dumps` writes it (`ensure_ascii`): quoted, with everything outside
+/// printable ASCII escaped (`\n`-style where JSON has a short form, else `\uXXXX`, UTF-16).
+pub fn py_json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +127,15 @@ mod tests {
         for (x, want) in cases {
             assert_eq!(py_float_repr(x), want, "{x:?}");
         }
+    }
+
+    #[test]
+    fn json_strings_escape_like_python() {
+        assert_eq!(py_json_str("index"), "\"index\"");
+        assert_eq!(
+            py_json_str("a\u{e9}\u{1F600}\"\\\n\u{1}\u{7f}"),
+            r#""a\u00e9\ud83d\ude00\"\\\n\u0001\u007f""#
+        );
     }
 
     #[test]

@@ -12,11 +12,15 @@ const REGENERATE: &str =
 
 fn print_definitions() -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    // In an empty directory with no RUSTLOCUST_* variables: nothing but the flag may matter.
+    // In an empty directory with no RUSTLOCUST_*/LOCUST_* variables and no ~/.locust.conf:
+    // nothing but the flag may matter.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustlocust"));
-    cmd.arg("--print-definitions").current_dir(dir.path());
+    cmd.arg("--print-definitions")
+        .current_dir(dir.path())
+        .env("HOME", dir.path());
     for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("RUSTLOCUST_") {
+        let k_text = k.to_string_lossy();
+        if k_text.starts_with("RUSTLOCUST_") || k_text.starts_with("LOCUST_") {
             cmd.env_remove(k);
         }
     }

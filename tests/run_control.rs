@@ -25,7 +25,7 @@ fn t() {
 
 fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
     RunConfig {
-        scenario_file: PathBuf::from("two_runs.rhai"),
+        scenario_files: vec![PathBuf::from("two_runs.rhai")],
         scenario_options: LoadOptions {
             control,
             ..LoadOptions::default()
@@ -51,6 +51,7 @@ fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
         },
         outputs: Outputs::default(),
         exit_code_on_error: 1,
+        reset_stats_after_ramp: false,
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use reqwest::StatusCode;
+use rustlocust::run::ClassUpdateError;
 use rustlocust::stats::{Shard, Stats};
 use rustlocust::web::{self, Command, RunState, RunStatus, ScenarioInfo, WebOptions, WebState};
 use serde_json::{json, Value};
@@ -121,6 +122,14 @@ impl Fake {
                     Command::Reload { reply } => {
                         log.lock().push("reload".to_owned());
                         let _ = reply.send(Ok("reloaded".to_owned()));
+                    }
+                    Command::UpdateUserClass { update, reply } => {
+                        log.lock().push(format!("user {update:?}"));
+                        let answer = match update.class.as_str() {
+                            "Busy" => Err(ClassUpdateError::Running),
+                            _ => Ok(()),
+                        };
+                        let _ = reply.send(answer);
                     }
                 }
             }
@@ -382,9 +391,10 @@ async fn swarm_rejects_bad_input_without_touching_the_test() {
             missing,
         ),
     ];
+    // Refusals are HTTP 200 with `success: false`, as Locust answers them (issue 13; was 400).
     for (content_type, body, message) in cases {
         let res = fake.post("/swarm", content_type, body).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
         let v: Value = res.json().await.unwrap_or_default();
         assert_eq!(
             v,
@@ -398,7 +408,7 @@ async fn swarm_rejects_bad_input_without_touching_the_test() {
         r#"{"user_count": [1], "spawn_rate": 1}"#,
     ] {
         let res = fake.post("/swarm", "application/json", body).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
         let v: Value = res.json().await.unwrap_or_default();
         assert_eq!(v["success"], false, "{body}");
     }
@@ -417,7 +427,8 @@ async fn swarm_reports_controller_errors() {
             "user_count=1&spawn_rate=1&user_classes=Nope",
         )
         .await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Locust's status for a refused start (issue 13; was 400).
+    assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap_or_default();
     assert_eq!(
         v,
@@ -461,9 +472,19 @@ async fn reset_by_post_and_get() {
     let res = fake.post("/stats/reset", FORM, "").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap_or_default(), "ok");
+    // Every row stays, zeroed, as in Locust (issue 13; only Aggregated was left before).
     let v = fake.json("/stats/requests").await;
-    assert_eq!(v["stats"].as_array().map(Vec::len), Some(1));
-    assert_eq!(v["stats"][0]["num_requests"], 0);
+    let rows = v["stats"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["/a\"b\\c", "/x", "/y", "Aggregated"]);
+    for row in &rows {
+        assert_eq!(
+            (row["num_requests"].as_u64(), row["num_failures"].as_u64()),
+            (Some(0), Some(0)),
+            "{row}"
+        );
+    }
+    assert_eq!(v["errors"], json!([]));
     let res = fake.get("/stats/reset").await;
     assert_eq!(res.text().await.unwrap_or_default(), "ok");
     assert_eq!(fake.commands(), ["reset", "reset"]);
@@ -888,4 +909,62 @@ async fn a_missing_controller_is_503_not_a_hang() {
         assert_eq!(v["success"], false, "{path}");
     }
     assert_eq!(fake.get("/stats/requests").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn user_changes_a_class_only_with_the_class_picker() {
+    // (status, JSON body) of a POST /user.
+    async fn user(fake: &Fake, body: &str) -> (StatusCode, Value) {
+        let res = fake.post("/user", "application/json", body).await;
+        (res.status(), res.json().await.unwrap_or_default())
+    }
+    let body =
+        r#"{"user_class_name": "A", "host": "", "weight": 2, "fixed_count": 1, "tasks": ["home"]}"#;
+    // Off: refused before the controller hears of it.
+    let fake = Fake::start().await;
+    let (status, v) = user(&fake, body).await;
+    assert_eq!(
+        (status, &v["success"]),
+        (StatusCode::FORBIDDEN, &json!(false))
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--class-picker")),
+        "{v}"
+    );
+    assert!(fake.commands().is_empty());
+
+    let fake = Fake::start_with(WebOptions {
+        class_picker: true,
+        ..WebOptions::default()
+    })
+    .await;
+    assert_eq!(user(&fake, body).await, (StatusCode::CREATED, json!({})));
+    // What the test run is asked: only what was given, typed.
+    assert_eq!(
+        fake.commands(),
+        [
+            r#"user ClassUpdate { class: "A", host: Some(None), weight: Some(2.0), fixed_count: Some(1), wait: None, tasks: Some(["home"]) }"#
+        ]
+    );
+    // A running test: the test run's refusal is a 409.
+    let (status, v) = user(&fake, r#"{"user_class_name": "Busy"}"#).await;
+    assert_eq!(
+        (status, &v["success"]),
+        (StatusCode::CONFLICT, &json!(false))
+    );
+    // Bad bodies never reach it.
+    for bad in [
+        "not json",
+        r#"{"weight": 1}"#,
+        r#"{"user_class_name": "A", "weight": "x"}"#,
+    ] {
+        assert_eq!(user(&fake, bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(fake.commands().len(), 2);
+    assert_eq!(
+        fake.get("/user").await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }

@@ -3,6 +3,7 @@
 //! terminal, i.e. an 80-character name column).
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use super::format::{format_ms, readable_percentile};
 use crate::stats::{Entry, Stats, PERCENTILES_TO_REPORT};
@@ -175,6 +176,30 @@ pub fn write_error_report(w: &mut impl Write, stats: &Stats) -> io::Result<()> {
         writeln!(w)?;
     }
     Ok(())
+}
+
+/// How often a running test's table is printed (Locust's stats printer).
+pub const PRINT_EVERY: Duration = Duration::from_secs(2);
+
+/// The running test's table, with the current rates: what headless mode prints every
+/// [`PRINT_EVERY`], and web mode with `--print-stats`. Rendered apart from printing so that the
+/// caller can let go of the stats before writing to a terminal that may block.
+pub fn current_table(stats: &Stats, now: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = write_stats_table(&mut out, stats, now, true);
+    out
+}
+
+/// Print console tables: to stdout, or to stderr when stdout carries the `--json` output. A closed
+/// stream must not stop the test, so write errors are ignored.
+pub fn emit(bytes: &[u8], to_stderr: bool) {
+    if to_stderr {
+        let _ = std::io::stderr().write_all(bytes);
+    } else {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(bytes);
+        let _ = o.flush();
+    }
 }
 
 #[cfg(test)]

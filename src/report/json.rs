@@ -1,6 +1,7 @@
 //! Locust's `--json` output: a list of the entries' `StatsEntry` dicts (no Aggregated entry).
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -27,6 +28,55 @@ pub fn write_stats_json(w: &mut impl Write, stats: &Stats) -> io::Result<()> {
     let mut serializer = serde_json::Serializer::with_formatter(&mut *w, formatter);
     dicts.serialize(&mut serializer).map_err(io::Error::other)?;
     writeln!(w)
+}
+
+/// `--json-file NAME` cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the JSON stats file '{}': {source}", path.display())]
+pub struct JsonFileError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+/// Where `--json-file NAME` writes: `NAME.json`, as Locust names it.
+pub fn json_file_path(name: &Path) -> PathBuf {
+    let mut s = name.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// Before a test starts: make sure `path` can be written, creating its directory as Locust does.
+/// A file that did not exist is removed again, so a run that never ends leaves nothing behind.
+pub fn check_writable(path: &Path) -> Result<(), JsonFileError> {
+    let err = |source| JsonFileError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(err)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Write the `--json` list to `path` (replacing what was there).
+pub fn save_stats_json(path: &Path, stats: &Stats) -> Result<(), JsonFileError> {
+    let mut text = Vec::new();
+    write_stats_json(&mut text, stats)
+        .and_then(|()| std::fs::write(path, text))
+        .map_err(|source| JsonFileError {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -67,6 +117,35 @@ mod tests {
         assert!(text.ends_with("]\n"));
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(parsed, stats_json(&sample()));
+    }
+
+    #[test]
+    fn the_json_file_gets_what_json_prints_and_bad_paths_are_errors() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = json_file_path(&dir.path().join("sub/out"));
+        assert!(path.ends_with("sub/out.json"));
+        assert!(check_writable(&path).is_ok());
+        assert!(!path.exists(), "the check leaves no file behind");
+        assert!(save_stats_json(&path, &sample()).is_ok());
+        let mut printed = Vec::new();
+        assert!(write_stats_json(&mut printed, &sample()).is_ok());
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), printed);
+
+        let taken = dir.path().join("a_file");
+        assert!(std::fs::write(&taken, "x").is_ok());
+        let bad = taken.join("out.json");
+        let msg = check_writable(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.starts_with(&format!(
+                "cannot write the JSON stats file '{}': ",
+                bad.display()
+            )),
+            "{msg}"
+        );
+        assert!(save_stats_json(&bad, &sample()).is_err());
     }
 
     #[test]

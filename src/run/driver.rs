@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Load, TestRun, Tick};
+use super::{ClassUpdate, ClassUpdateError, Load, TestRun, Tick};
 
 /// How often the loop spawns due users and checks for the end of a test.
 const TICK: Duration = Duration::from_millis(50);
@@ -29,6 +29,11 @@ pub enum Command {
     Reload {
         reply: oneshot::Sender<Result<String, String>>,
     },
+    /// Change one user class for the next test (POST /user with the class picker).
+    UpdateUserClass {
+        update: ClassUpdate,
+        reply: oneshot::Sender<Result<(), ClassUpdateError>>,
+    },
 }
 
 /// What a front end adds to the loop.
@@ -44,6 +49,8 @@ pub trait FrontEnd {
     }
     /// The scenario was reloaded (Ok) or its reload failed (Err, the old one stays).
     fn reloaded(&mut self, _run: &TestRun, _result: &Result<String, String>) {}
+    /// A user class of the scenario was changed (the next test runs it so).
+    fn class_changed(&mut self, _run: &TestRun) {}
 }
 
 /// Ctrl-C and SIGTERM: the first ends the loop, the second hurries the stop (the distributed
@@ -154,6 +161,13 @@ async fn apply(
         Command::Reload { reply } => {
             let result = run.reload().await;
             fe.reloaded(run, &result);
+            let _ = reply.send(result);
+        }
+        Command::UpdateUserClass { update, reply } => {
+            let result = run.update_user_class(&update);
+            if result.is_ok() {
+                fe.class_changed(run);
+            }
             let _ = reply.send(result);
         }
     }

@@ -2,6 +2,7 @@
 //! the web controller). It sits above the runner, the scenario and the reporters and below the
 //! front ends; it knows nothing of the command line: the front end hands it a [`RunConfig`].
 
+pub mod class_update;
 pub mod driver;
 pub mod status;
 pub mod test_run;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use crate::runner::RunnerConfig;
 use crate::script::LoadOptions;
 
+pub use class_update::{ClassUpdate, ClassUpdateError};
 pub use driver::{drive, Command, FrontEnd};
 pub use status::{RunState, RunStatus};
 pub use test_run::{default_host, TestRun, Tick};
@@ -42,10 +44,10 @@ pub struct Outputs {
 }
 
 /// Everything a test run needs from outside, decided before it starts.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// The scenario file as given (reports, status, reload).
-    pub scenario_file: PathBuf,
+    /// The scenario's files, directories expanded (reports, status, reload).
+    pub scenario_files: Vec<PathBuf>,
     /// Tags and classes the scenario is loaded with (again on reload).
     pub scenario_options: LoadOptions,
     /// The first test's load (headless, `--autostart`); the web UI may ask for others.
@@ -57,4 +59,18 @@ pub struct RunConfig {
     pub outputs: Outputs,
     /// The exit code when a request failed or a task raised.
     pub exit_code_on_error: i32,
+    /// Locust's `--reset-stats`: reset the statistics once the ramp-up completes.
+    pub reset_stats_after_ramp: bool,
+}
+
+impl RunConfig {
+    /// How reports and the UI name the scenario: its files, joined by "," (as Locust joins them).
+    pub fn scenario_display(&self) -> String {
+        let names: Vec<String> = self
+            .scenario_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        names.join(",")
+    }
 }

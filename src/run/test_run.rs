@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::status::{RunState, RunStatus};
 use super::users::{self, Users, UsersFactory};
-use super::{Load, RunConfig};
+use super::{ClassUpdate, ClassUpdateError, Load, RunConfig};
 use crate::coro::{StopLevel, StopSignal};
 use crate::report::csv::CsvWriter;
 use crate::runner::hooks::{role_args, Hooks};
@@ -45,6 +45,8 @@ pub struct TestRun {
     cfg: RunConfig,
     scenario: Arc<Scenario>,
     users: UsersFactory,
+    /// The scenario as read from its file: `scenario` may have classes changed since (POST /user).
+    loaded: Arc<Scenario>,
     hooks: Hooks,
     pub stats: Arc<Mutex<Stats>>,
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
@@ -101,6 +103,7 @@ impl TestRun {
             status,
             users,
             cfg,
+            loaded: scenario.clone(),
             scenario,
             hooks,
             stats: fresh(),
@@ -135,6 +138,7 @@ impl TestRun {
             self.cfg.runner.host.as_deref(),
             self.cfg.runner.seed,
         );
+        self.loaded = scenario.clone();
         self.scenario = scenario;
         self.hooks
             .fire(Builtin::Init, role_args(&self.scenario.control))
@@ -154,12 +158,13 @@ impl TestRun {
     /// Re-read the scenario from disk for the next test (a running one keeps its own). A compile
     /// error keeps the loaded scenario and is returned as `file:line:col: message`.
     pub async fn reload(&mut self) -> Result<String, String> {
-        let file = self.cfg.scenario_file.clone();
-        let sc = Scenario::load(&file, &self.cfg.scenario_options).map_err(|e| {
-            let msg = e.to_string();
-            log::error!("reload failed, keeping the loaded scenario: {msg}");
-            msg
-        })?;
+        let file = self.cfg.scenario_display();
+        let sc = Scenario::load_files(&self.cfg.scenario_files, &self.cfg.scenario_options)
+            .map_err(|e| {
+                let msg = e.to_string();
+                log::error!("reload failed, keeping the loaded scenario: {msg}");
+                msg
+            })?;
         let n = sc.classes.len();
         self.set_scenario(Arc::new(sc)).await;
         let when = if self.is_running() {
@@ -167,11 +172,17 @@ impl TestRun {
         } else {
             ""
         };
-        log::info!("reloaded {}: {n} user classes{when}", file.display());
-        Ok(format!(
-            "Reloaded {}: {n} user class(es){when}",
-            file.display()
-        ))
+        log::info!("reloaded {file}: {n} user classes{when}");
+        Ok(format!("Reloaded {file}: {n} user class(es){when}"))
+    }
+
+    /// Change one user class for the next test (`POST /user`); refused while a test runs.
+    pub fn update_user_class(&mut self, update: &ClassUpdate) -> Result<(), ClassUpdateError> {
+        if self.is_running() {
+            return Err(ClassUpdateError::Running);
+        }
+        self.scenario = Arc::new(update.apply(&self.scenario, &self.loaded)?);
+        Ok(())
     }
 
     /// Start a test, or re-target the running one (its host and classes stay; the load changes).
@@ -222,10 +233,11 @@ impl TestRun {
             ),
             None => None,
         };
+        // A new test starts from no rows (Locust's clear_all), unlike "Reset stats".
         let now = now_unix();
-        self.stats.lock().reset(now);
+        self.stats.lock().clear(now);
         for w in self.window.iter().chain(&self.interval) {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
         self.history.lock().clear();
         let shown_host = host.clone().unwrap_or_else(|| default_host(&self.scenario));
@@ -270,6 +282,15 @@ impl TestRun {
             let mut a = Map::new();
             a.insert("user_count".into(), Dynamic::from_int(users as i64));
             self.hooks.fire(Builtin::SpawningComplete, a).await;
+            if self.cfg.reset_stats_after_ramp {
+                // As Locust: after the listeners, without firing reset_stats; what the workers
+                // still hold from the ramp is shipped first, so it is not counted either.
+                if let Some(test) = self.test.as_mut() {
+                    test.runner.flush().await;
+                }
+                log::info!("Resetting stats");
+                self.clear_stats();
+            }
             self.status.send_modify(|st| st.state = RunState::Running);
             return Some(Tick::SpawningComplete(users));
         }
@@ -287,7 +308,7 @@ impl TestRun {
         let now = now_unix();
         if self.window_started.elapsed() >= WINDOW / 2 {
             self.window_started = Instant::now();
-            self.window[self.older].lock().reset(now);
+            self.window[self.older].lock().clear(now);
             self.older = 1 - self.older;
         }
         let Some(test) = &self.test else { return };
@@ -358,7 +379,7 @@ impl TestRun {
         }
         if let Some(path) = &self.cfg.outputs.html {
             let meta = crate::report::html::ReportMeta {
-                scenario: self.cfg.scenario_file.display().to_string(),
+                scenario: self.cfg.scenario_display(),
                 host: self.status.borrow().host.clone(),
                 start: self.status.borrow().started_at.unwrap_or(now),
                 end: now,
@@ -455,14 +476,20 @@ impl TestRun {
         true
     }
 
-    /// Reset the statistics (Locust's "Reset stats") and fire reset_stats.
+    /// Reset the statistics (Locust's "Reset stats": the rows stay, zeroed) and fire reset_stats.
     pub async fn reset_stats(&mut self) {
+        self.clear_stats();
+        self.hooks.fire(Builtin::ResetStats, Map::new()).await;
+    }
+
+    /// Zero the statistics and the charts' percentile windows.
+    fn clear_stats(&self) {
         let now = now_unix();
         self.stats.lock().reset(now);
+        // The windows only feed the charts' current percentiles: no rows to keep.
         for w in &self.window {
-            w.lock().reset(now);
+            w.lock().clear(now);
         }
-        self.hooks.fire(Builtin::ResetStats, Map::new()).await;
     }
 
     /// The exit code the statistics call for.

@@ -36,6 +36,9 @@ pub trait Users {
         stop_timeout: Duration,
         hurry: LocalBoxFuture<'a, ()>,
     ) -> LocalBoxFuture<'a, ()>;
+    /// Ship what the users recorded so far into the stats now (before a reset, so nothing from
+    /// before it is counted after it).
+    fn flush(&mut self) -> LocalBoxFuture<'_, ()>;
     /// Release what the users held (threads, connections) once they are stopped.
     fn shutdown(self: Box<Self>) -> LocalBoxFuture<'static, ()>;
 }
@@ -75,6 +78,9 @@ impl Users for LocalRunner {
         hurry: LocalBoxFuture<'a, ()>,
     ) -> LocalBoxFuture<'a, ()> {
         Box::pin(LocalRunner::stop(self, stop_timeout, hurry))
+    }
+    fn flush(&mut self) -> LocalBoxFuture<'_, ()> {
+        Box::pin(LocalRunner::flush(self))
     }
     fn shutdown(self: Box<Self>) -> LocalBoxFuture<'static, ()> {
         Box::pin(LocalRunner::shutdown(*self))

@@ -40,7 +40,7 @@ pub enum RunnerError {
     Thread(#[from] std::io::Error),
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RunnerConfig {
     pub threads: usize,
     pub http: HttpConfig,

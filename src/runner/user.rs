@@ -244,7 +244,7 @@ pub fn spawn_job(w: Rc<Worker>, user: Rc<UserCtx>, job: Callable) -> Result<JobH
             Ok(Err(e)) => e,
             Err(msg) => return exception(&w, &ctx, &msg, &format!("  in {}", job.label)),
         };
-        match error::classify(&err, &w.scenario.file, &job.label) {
+        match error::classify(&err, w.scenario.file_of(job.unit), &job.label) {
             Ok(Control::Cancelled) => {}
             Ok(Control::StopUser) => ctx.stop.raise(StopLevel::Stopping),
             Ok(Control::Interrupt { .. }) => exception(
@@ -314,7 +314,7 @@ impl User {
         };
         match result {
             Ok(_) => Step::Done,
-            Err(e) => match error::classify(&e, &self.w.scenario.file, label) {
+            Err(e) => match error::classify(&e, self.w.scenario.file_of(cb.unit), label) {
                 Ok(Control::Cancelled) => Step::Cancelled,
                 Ok(Control::StopUser) => Step::StopUser,
                 Ok(Control::Interrupt { reschedule }) => Step::Interrupt { reschedule },

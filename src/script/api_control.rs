@@ -60,9 +60,10 @@ fn process_start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-/// Registers the control functions; role and stop_test() read and write `control`, the run
-/// state of the test run this scenario is compiled for.
-pub fn register(engine: &mut Engine, control: &Arc<RunControl>) {
+/// Registers the control functions on the engine of scenario file `unit` (background jobs call
+/// that file's functions); role and stop_test() read and write `control`, the run state of the
+/// test run this scenario is compiled for.
+pub fn register(engine: &mut Engine, unit: usize, control: &Arc<RunControl>) {
     process_start();
     let c = control.clone();
     engine.register_fn("runner_role", move || c.role().kind.as_str().to_string());
@@ -169,7 +170,7 @@ pub fn register(engine: &mut Engine, control: &Arc<RunControl>) {
     engine.register_type_with_name::<JobHandle>("Job");
     engine.register_fn(
         "background",
-        |ctx: NativeCallContext, f: FnPtr| -> R<JobHandle> {
+        move |ctx: NativeCallContext, f: FnPtr| -> R<JobHandle> {
             let user = coro::current_user().ok_or_else(|| {
                 runtime_error(
                     "background() can only be called inside a user (a task, on_start or on_stop)",
@@ -189,6 +190,7 @@ pub fn register(engine: &mut Engine, control: &Arc<RunControl>) {
                 fn_name: fp_name(&f),
                 curry: f.curry().to_vec(),
                 label: label.into(),
+                unit,
             };
             host.spawn_job(user, job).map_err(runtime_error)
         },

@@ -22,7 +22,9 @@ pub struct Declarations {
     pub classes: Vec<UserClass>,
 }
 
-pub fn register(engine: &mut Engine, decls: Arc<Mutex<Declarations>>) {
+/// Register the declaration API on the engine of scenario file `unit`: what it declares calls
+/// that file's functions.
+pub fn register(engine: &mut Engine, decls: Arc<Mutex<Declarations>>, unit: usize) {
     engine.register_type_with_name::<WaitTime>("WaitTime");
     engine.register_fn("to_string", |w: &mut WaitTime| w.describe());
     engine.register_fn("to_debug", |w: &mut WaitTime| w.describe());
@@ -54,16 +56,16 @@ pub fn register(engine: &mut Engine, decls: Arc<Mutex<Declarations>>) {
         Ok(WaitTime::Pacing(1.0 / r))
     });
 
-    engine.register_fn("task", |f: Dynamic| task(f, 1, Array::new()));
-    engine.register_fn("task", |f: Dynamic, w: Dynamic| {
-        task(f, weight(&w)?, Array::new())
+    engine.register_fn("task", move |f: Dynamic| task(f, 1, Array::new(), unit));
+    engine.register_fn("task", move |f: Dynamic, w: Dynamic| {
+        task(f, weight(&w)?, Array::new(), unit)
     });
-    engine.register_fn("task", |f: Dynamic, w: Dynamic, tags: Array| {
-        task(f, weight(&w)?, tags)
+    engine.register_fn("task", move |f: Dynamic, w: Dynamic, tags: Array| {
+        task(f, weight(&w)?, tags, unit)
     });
 
-    engine.register_fn("taskset", |spec: Map| task_set(spec, false));
-    engine.register_fn("sequence", |spec: Map| task_set(spec, true));
+    engine.register_fn("taskset", move |spec: Map| task_set(spec, false, unit));
+    engine.register_fn("sequence", move |spec: Map| task_set(spec, true, unit));
 
     engine.register_fn(
         "user",
@@ -78,12 +80,14 @@ pub fn register(engine: &mut Engine, decls: Arc<Mutex<Declarations>>) {
                     pos.line().unwrap_or(0),
                     pos.position().unwrap_or(0)
                 ),
+                unit,
             )?;
             let mut d = decls.lock();
-            if d.classes.iter().any(|c| c.name == class.name) {
+            // The first declaration may be in another of the scenario's files: name where it is.
+            if let Some(first) = d.classes.iter().find(|c| c.name == class.name) {
                 return Err(runtime_error(format!(
-                    "user class '{}' is declared twice: class names must be unique",
-                    class.name
+                    "user class '{}' is declared twice (first at {}): class names must be unique across the scenario's files",
+                    class.name, first.declared_at
                 )));
             }
             d.classes.push(class);
@@ -92,7 +96,7 @@ pub fn register(engine: &mut Engine, decls: Arc<Mutex<Declarations>>) {
     );
 }
 
-fn user_class(name: &str, spec: Map, declared_at: String) -> R<UserClass> {
+fn user_class(name: &str, spec: Map, declared_at: String, unit: usize) -> R<UserClass> {
     if name.trim().is_empty() {
         return Err(runtime_error(
             "user(name, spec): the class name must not be empty",
@@ -158,7 +162,7 @@ fn user_class(name: &str, spec: Map, declared_at: String) -> R<UserClass> {
                 "user class '{name}' has no tasks: add `tasks: [...]`"
             )))
         }
-        Some(t) => tasks(t)?,
+        Some(t) => tasks(t, unit)?,
     };
     if tasks.is_empty() {
         return Err(runtime_error(format!(
@@ -173,14 +177,17 @@ fn user_class(name: &str, spec: Map, declared_at: String) -> R<UserClass> {
         fixed_count,
         host,
         wait,
-        on_start: spec.get("on_start").map(callable).transpose()?,
-        on_stop: spec.get("on_stop").map(callable).transpose()?,
+        on_start: spec
+            .get("on_start")
+            .map(|v| callable(v, unit))
+            .transpose()?,
+        on_stop: spec.get("on_stop").map(|v| callable(v, unit)).transpose()?,
         tasks: Arc::new(root),
         declared_at,
     })
 }
 
-fn task_set(spec: Map, sequential: bool) -> R<TaskSetDecl> {
+fn task_set(spec: Map, sequential: bool, unit: usize) -> R<TaskSetDecl> {
     let what = if sequential {
         "sequence()"
     } else {
@@ -201,7 +208,7 @@ fn task_set(spec: Map, sequential: bool) -> R<TaskSetDecl> {
         .to_string(),
     };
     let tasks = match spec.get("tasks") {
-        Some(t) => tasks(t)?,
+        Some(t) => tasks(t, unit)?,
         None => Vec::new(),
     };
     if tasks.is_empty() {
@@ -212,13 +219,16 @@ fn task_set(spec: Map, sequential: bool) -> R<TaskSetDecl> {
         .get("wait_time")
         .map(|w| wait_time(w, &name))
         .transpose()?;
-    set.on_start = spec.get("on_start").map(callable).transpose()?;
-    set.on_stop = spec.get("on_stop").map(callable).transpose()?;
+    set.on_start = spec
+        .get("on_start")
+        .map(|v| callable(v, unit))
+        .transpose()?;
+    set.on_stop = spec.get("on_stop").map(|v| callable(v, unit)).transpose()?;
     set.tags = tags(spec.get("tags"))?;
     Ok(TaskSetDecl(Arc::new(set)))
 }
 
-fn task(f: Dynamic, weight: u32, tag_list: Array) -> R<Task> {
+fn task(f: Dynamic, weight: u32, tag_list: Array, unit: usize) -> R<Task> {
     let tags = tags(Some(&Dynamic::from_array(tag_list)))?;
     if let Some(set) = f.clone().try_cast::<TaskSetDecl>() {
         return Ok(Task {
@@ -228,14 +238,14 @@ fn task(f: Dynamic, weight: u32, tag_list: Array) -> R<Task> {
         });
     }
     Ok(Task {
-        kind: TaskKind::Fn(callable(&f)?),
+        kind: TaskKind::Fn(callable(&f, unit)?),
         weight,
         tags,
     })
 }
 
 /// `tasks:` as an array (of names, closures, `task(..)` and task sets) or a map `#{ name: weight }`.
-fn tasks(v: &Dynamic) -> R<Vec<Task>> {
+fn tasks(v: &Dynamic, unit: usize) -> R<Vec<Task>> {
     if let Some(map) = v.clone().try_cast::<Map>() {
         return map
             .into_iter()
@@ -246,7 +256,7 @@ fn tasks(v: &Dynamic) -> R<Vec<Task>> {
                     ))
                 })?;
                 Ok(Task {
-                    kind: TaskKind::Fn(named(k.as_str())),
+                    kind: TaskKind::Fn(named(k.as_str(), unit)),
                     weight,
                     tags: vec![],
                 })
@@ -264,26 +274,27 @@ fn tasks(v: &Dynamic) -> R<Vec<Task>> {
             if let Some(t) = item.clone().try_cast::<Task>() {
                 Ok(t)
             } else {
-                task(item, 1, Array::new())
+                task(item, 1, Array::new(), unit)
             }
         })
         .collect()
 }
 
-fn named(name: &str) -> Callable {
+fn named(name: &str, unit: usize) -> Callable {
     Callable {
         fn_name: name.into(),
         curry: vec![],
         label: name.into(),
+        unit,
     }
 }
 
-fn callable(v: &Dynamic) -> R<Callable> {
+fn callable(v: &Dynamic, unit: usize) -> R<Callable> {
     if let Some(s) = v.clone().try_cast::<ImmutableString>() {
         if s.trim().is_empty() {
             return Err(runtime_error("a task/callback name must not be empty"));
         }
-        return Ok(named(&s));
+        return Ok(named(&s, unit));
     }
     if let Some(fp) = v.clone().try_cast::<FnPtr>() {
         let label: ImmutableString = if fp.fn_name().starts_with("anon$") {
@@ -295,6 +306,7 @@ fn callable(v: &Dynamic) -> R<Callable> {
             fn_name: fp.fn_name().into(),
             curry: fp.curry().to_vec(),
             label,
+            unit,
         });
     }
     Err(runtime_error(format!(

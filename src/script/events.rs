@@ -3,10 +3,13 @@
 //! each a list of listeners called in order with one argument (a map of named arguments; a
 //! message's data). A listener's error is logged and counted as an exception; it never stops the
 //! run or the other listeners.
+//!
+//! Events are shared by all of a scenario's files; each listener runs in the file that added it
+//! (its functions resolve there), whichever file fires the event.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext};
@@ -14,6 +17,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCa
 use super::context;
 use super::error::{classify, runtime_error, Control};
 use super::run_control::check_message_type;
+use super::units::Units;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
@@ -81,11 +85,22 @@ pub fn message_event(kind: &str) -> String {
     format!("{MESSAGE_PREFIX}{kind}")
 }
 
-#[derive(Default)]
+/// A listener: a function pointer, and the scenario file (unit) whose functions it calls.
+#[derive(Clone)]
+pub struct Listener {
+    pub f: FnPtr,
+    pub unit: usize,
+}
+
 pub struct Events {
-    listeners: RwLock<HashMap<String, Vec<FnPtr>>>,
+    listeners: RwLock<HashMap<String, Vec<Listener>>>,
     /// Fast check for the hot path: does anyone listen to `request`?
     request: AtomicBool,
+    /// The scenario's files, by unit: how a listener's errors name its file.
+    files: Vec<String>,
+    /// The compiled files, once all are loaded: a listener of one file fired from another runs
+    /// there. Weak: the engines hold these events.
+    units: OnceLock<Weak<Units>>,
 }
 
 /// A custom event as scripts hold it (`let e = event("name"); e.add(f); e.fire(#{...})`).
@@ -93,12 +108,40 @@ pub struct Events {
 pub struct EventHandle(ImmutableString);
 
 impl Events {
-    pub fn new() -> Arc<Events> {
-        let ev = Events::default();
-        ev.listeners
-            .write()
-            .extend(BUILTIN.iter().map(|n| (n.to_string(), Vec::new())));
-        Arc::new(ev)
+    /// Events for a scenario made of `files` (in unit order).
+    pub fn new(files: Vec<String>) -> Arc<Events> {
+        let listeners = BUILTIN.iter().map(|n| (n.to_string(), Vec::new()));
+        Arc::new(Events {
+            listeners: RwLock::new(listeners.collect()),
+            request: AtomicBool::new(false),
+            files,
+            units: OnceLock::new(),
+        })
+    }
+
+    /// The scenario's files are all compiled: listeners may now run in any of them.
+    pub(super) fn attach(&self, units: &Arc<Units>) {
+        let _ = self.units.set(Arc::downgrade(units));
+    }
+
+    /// Call a listener in its own file.
+    pub fn call(&self, l: &Listener, arg: Dynamic) -> R<Dynamic> {
+        let units = self.units.get().and_then(Weak::upgrade).ok_or_else(|| {
+            runtime_error(
+                "a listener added by another scenario file cannot run while the files are still loading",
+            )
+        })?;
+        units.call(l.unit, l.f.fn_name(), l.f.curry(), None, vec![arg])
+    }
+
+    /// Run `name`'s listeners (from Rust: the runner, a dropped response).
+    pub fn fire(&self, name: &str, args: &Map) {
+        self.fire_with(name, args, |l, a| self.call(l, Dynamic::from_map(a)));
+    }
+
+    /// Run the `on_message(kind, ..)` handlers with a message's data.
+    pub fn fire_message(&self, kind: &str, data: &Dynamic) {
+        self.fire_with(&message_event(kind), data, |l, d| self.call(l, d));
     }
 
     pub fn has_listeners(&self, name: &str) -> bool {
@@ -111,7 +154,7 @@ impl Events {
             .is_some_and(|l| !l.is_empty())
     }
 
-    fn add(&self, name: &str, f: FnPtr) -> R<()> {
+    fn add(&self, name: &str, f: FnPtr, unit: usize) -> R<()> {
         let mut map = self.listeners.write();
         let Some(list) = map.get_mut(name) else {
             return Err(runtime_error(format!(
@@ -119,7 +162,7 @@ impl Events {
                 BUILTIN.join(", ")
             )));
         };
-        list.push(f);
+        list.push(Listener { f, unit });
         if name == Builtin::Request.as_str() {
             self.request.store(true, Ordering::Relaxed);
         }
@@ -146,31 +189,26 @@ impl Events {
     }
 
     /// `on_message(kind, f)`: `f(data)` runs for each custom message of type `kind`.
-    fn add_message_handler(&self, kind: &str, f: FnPtr) -> R<()> {
+    fn add_message_handler(&self, kind: &str, f: FnPtr, unit: usize) -> R<()> {
         check_message_type(kind).map_err(|e| runtime_error(format!("on_message: {e}")))?;
         self.listeners
             .write()
             .entry(message_event(kind))
             .or_default()
-            .push(f);
+            .push(Listener { f, unit });
         Ok(())
     }
 
     /// Run `name`'s listeners in order, each through `call` with its own copy of `args`. Errors
     /// are logged and counted.
-    pub fn fire_with<A: Clone>(
-        &self,
-        name: &str,
-        args: &A,
-        file: &str,
-        call: impl Fn(&FnPtr, A) -> R<Dynamic>,
-    ) {
+    fn fire_with<A: Clone>(&self, name: &str, args: &A, call: impl Fn(&Listener, A) -> R<Dynamic>) {
         let listeners = match self.listeners.read().get(name) {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return,
         };
-        for f in &listeners {
-            if let Err(e) = call(f, args.clone()) {
+        for l in &listeners {
+            if let Err(e) = call(l, args.clone()) {
+                let file = self.files.get(l.unit).map_or("scenario", String::as_str);
                 match classify(&e, file, &format!("{name} listener")) {
                     Ok(Control::Cancelled) => return,
                     Ok(other) => {
@@ -187,17 +225,20 @@ impl Events {
     }
 }
 
-pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
+/// Register the event API on the engine of scenario file `unit`.
+pub fn register(engine: &mut Engine, events: Arc<Events>, unit: usize) {
     engine.register_type_with_name::<EventHandle>("Event");
     let ev = events.clone();
-    engine.register_fn("on", move |name: &str, f: FnPtr| ev.add(name, f));
+    engine.register_fn("on", move |name: &str, f: FnPtr| ev.add(name, f, unit));
     let ev = events.clone();
     engine.register_fn("event", move |name: &str| ev.create(name));
     let ev = events.clone();
-    engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| ev.add(&h.0, f));
+    engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| {
+        ev.add(&h.0, f, unit)
+    });
     let ev = events.clone();
     engine.register_fn("on_message", move |kind: &str, f: FnPtr| {
-        ev.add_message_handler(kind, f)
+        ev.add_message_handler(kind, f, unit)
     });
 
     let fire = {
@@ -216,8 +257,14 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, file: String) {
                     "unknown event '{name}': create it first with event(\"{name}\")"
                 )));
             }
-            ev.fire_with(name, &args, &file, |f, a| {
-                f.call_within_context::<Dynamic>(&ctx, (a,))
+            // A listener of this file runs in the caller's context (its call depth, its source);
+            // one of another file runs in that file's engine.
+            ev.fire_with(name, &args, |l, a| {
+                if l.unit == unit {
+                    l.f.call_within_context::<Dynamic>(&ctx, (a,))
+                } else {
+                    ev.call(l, Dynamic::from_map(a))
+                }
             });
             Ok(())
         }

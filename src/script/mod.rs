@@ -1,9 +1,10 @@
-//! The scenario: a Rhai script compiled once, its top level run once per process, its user classes
-//! validated, then shared read-only by every worker thread.
+//! The scenario: Rhai scripts (one or more files) compiled once, their top level run once per
+//! process, their user classes validated, then shared read-only by every worker thread.
 //!
-//! Rhai is built with `sync` so one compiled scenario (engine, functions, top-level constants and
+//! Rhai is built with `sync` so one compiled scenario (engines, functions, top-level constants and
 //! imports) serves all threads; the top level therefore runs exactly once, as a locustfile's module
-//! scope does.
+//! scope does. Each file is compiled in its own engine (see `units.rs`): the classes of all files
+//! are merged, and each file's functions resolve within that file.
 
 pub mod api_control;
 pub mod api_core;
@@ -14,25 +15,30 @@ pub mod definitions;
 pub mod error;
 pub mod events;
 pub mod feeder;
+pub mod files;
 pub mod model;
+pub mod ratio;
 pub mod run_control;
 pub mod stdlib;
+pub mod units;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rhai::module_resolvers::FileModuleResolver;
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, Scope, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Scope};
 
 pub use error::{Control, Failure, ScriptError};
+pub use files::{scenario_files, Source};
 pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
 pub use run_control::{Role, RoleKind, RunControl};
 
 use declare::Declarations;
 use events::Events;
+use units::{Unit, Units};
 
 /// Rhai call depth allowed: each level takes ~8 KiB of coroutine stack (see `coro::STACK_SIZE`).
 const MAX_CALL_LEVELS: usize = 32;
@@ -48,13 +54,17 @@ pub struct LoadOptions {
     pub user_classes: Vec<String>,
     /// The run state the script's functions read and write (role, stop_test).
     pub control: Arc<RunControl>,
+    /// Locust's `--equal-weights`: every class and every task (nested ones too) gets weight 1.
+    pub equal_weights: bool,
 }
 
+/// Cloning is cheap and shares the compiled script, listeners and run control: a clone differs
+/// only in the classes it is given (a class changed before a test, `POST /user`).
+#[derive(Clone)]
 pub struct Scenario {
-    engine: Engine,
-    empty: AST,
+    units: Arc<Units>,
     pub classes: Vec<Arc<UserClass>>,
-    /// How errors name the script file.
+    /// How messages name the scenario: its files, joined by ",".
     pub file: String,
     pub events: Arc<Events>,
     /// The run state this scenario's functions were compiled against.
@@ -62,17 +72,18 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Load one scenario file.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario, ScriptError> {
-        let file = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|e| ScriptError::Read {
-            path: file.clone(),
-            source: e,
-        })?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Self::from_source(&file, &src, dir, opts)
+        Self::load_files(&[path.to_path_buf()], opts)
+    }
+
+    /// Load a scenario made of several files (see [`scenario_files`] for directories).
+    pub fn load_files(paths: &[PathBuf], opts: &LoadOptions) -> Result<Scenario, ScriptError> {
+        let sources = paths
+            .iter()
+            .map(|p| Source::read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_sources(&sources, opts)
     }
 
     /// Load from text; `dir` is where `import "x"` looks for `x.rhai`.
@@ -82,44 +93,53 @@ impl Scenario {
         dir: &Path,
         opts: &LoadOptions,
     ) -> Result<Scenario, ScriptError> {
-        let decls = Arc::new(Mutex::new(Declarations::default()));
-        let events = Events::new();
-        let mut engine = build_engine(decls.clone(), events.clone(), &opts.control, file, dir);
-        let mut ast = engine.compile(src).map_err(|e| {
-            ScriptError::at(
-                file,
-                e.position(),
-                format!("Syntax error: {}", e.err_type()),
-            )
-        })?;
-        ast.set_source(file);
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
-            .map_err(|e| ScriptError::from_eval(file, &e))?;
-        let declared = std::mem::take(&mut decls.lock().classes);
-
-        let fns: HashSet<(String, usize)> = ast
-            .iter_functions()
-            .map(|f| (f.name.to_string(), f.params.len()))
-            .collect();
-        for c in &declared {
-            check_class(c, &fns).map_err(|m| ScriptError::Invalid {
-                file: c.declared_at.clone(),
-                message: m,
-            })?;
-        }
-        let classes = select(declared, opts).map_err(|m| ScriptError::Invalid {
+        let source = Source {
             file: file.into(),
+            src: src.into(),
+            dir: dir.to_path_buf(),
+        };
+        Self::from_sources(&[source], opts)
+    }
+
+    /// Compile each file in turn (its top level runs once, in its own engine), then merge the user
+    /// classes of all of them.
+    pub fn from_sources(sources: &[Source], opts: &LoadOptions) -> Result<Scenario, ScriptError> {
+        if sources.is_empty() {
+            return Err(ScriptError::NoFiles);
+        }
+        let files: Vec<String> = sources.iter().map(|s| s.file.clone()).collect();
+        let decls = Arc::new(Mutex::new(Declarations::default()));
+        let events = Events::new(files.clone());
+        let units = sources
+            .iter()
+            .enumerate()
+            .map(|(unit, s)| compile(unit, s, &decls, &events, &opts.control))
+            .collect::<Result<Vec<_>, _>>()?;
+        let display = files.join(",");
+        let declared = std::mem::take(&mut decls.lock().classes);
+        let classes = select(declared, opts).map_err(|m| ScriptError::Invalid {
+            file: display.clone(),
             message: m,
         })?;
-        engine.register_global_module(module.into());
+        let units = Arc::new(Units::new(units));
+        events.attach(&units);
         Ok(Scenario {
-            engine,
-            empty: AST::empty(),
+            units,
             classes,
-            file: file.into(),
+            file: display,
             events,
             control: opts.control.clone(),
         })
+    }
+
+    /// The file `unit` (a [`Callable`]'s) was loaded from, as errors name it.
+    pub fn file_of(&self, unit: usize) -> &str {
+        self.units.file(unit)
+    }
+
+    /// The scenario's files, in the order they were loaded.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.units.files()
     }
 
     /// Call a task or callback, with `this` bound to the user's state when given. Runs on a
@@ -130,33 +150,17 @@ impl Scenario {
         this: Option<&mut Dynamic>,
         args: Vec<Dynamic>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
-        let mut opts = CallFnOptions::new().eval_ast(false).in_all_namespaces(true);
-        if let Some(this) = this {
-            opts = opts.bind_this_ptr(this);
-        }
-        let mut all = cb.curry.clone();
-        all.extend(args);
-        self.engine.call_fn_with_options::<Dynamic>(
-            opts,
-            &mut Scope::new(),
-            &self.empty,
-            &cb.fn_name,
-            all,
-        )
+        self.units.call(cb.unit, &cb.fn_name, &cb.curry, this, args)
     }
 
     /// Run the listeners of event `name` with `args` (from Rust: the runner, a dropped response).
     pub fn fire(&self, name: &str, args: Map) {
-        self.events.fire_with(name, &args, &self.file, |f, a| {
-            self.call_listener(f, Dynamic::from_map(a))
-        });
+        self.events.fire(name, &args);
     }
 
     /// Run the `on_message(kind, ..)` handlers with the message's data.
     pub fn fire_message(&self, kind: &str, data: Dynamic) {
-        let name = events::message_event(kind);
-        self.events
-            .fire_with(&name, &data, &self.file, |f, d| self.call_listener(f, d));
+        self.events.fire_message(kind, &data);
     }
 
     /// Whether the script handles custom messages of type `kind`.
@@ -164,24 +168,19 @@ impl Scenario {
         self.events.has_listeners(&events::message_event(kind))
     }
 
-    fn call_listener(&self, f: &FnPtr, arg: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
-        let cb = Callable {
-            fn_name: f.fn_name().into(),
-            curry: f.curry().to_vec(),
-            label: "listener".into(),
-        };
-        self.call(&cb, None, vec![arg])
+    /// The summed weight of the classes without a `fixed_count` (they share what fixed ones leave).
+    pub fn weight_of_weighted_classes(&self) -> f64 {
+        self.classes
+            .iter()
+            .filter(|c| c.fixed_count == 0)
+            .map(|c| c.weight)
+            .sum()
     }
 
     /// `--list`: classes with weights and ratios, and their task trees with weights and ratios.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        let total: f64 = self
-            .classes
-            .iter()
-            .filter(|c| c.fixed_count == 0)
-            .map(|c| c.weight)
-            .sum();
+        let total = self.weight_of_weighted_classes();
         let _ = writeln!(
             out,
             "User classes ({}), tasks with weight and share of the parent:",
@@ -249,18 +248,53 @@ fn describe_set(out: &mut String, set: &TaskSet, depth: usize) {
 pub fn api_engine() -> Engine {
     build_engine(
         Arc::new(Mutex::new(Declarations::default())),
-        Events::new(),
+        Events::new(vec!["<api>".into()]),
+        0,
         &Arc::new(RunControl::default()),
-        "<api>",
         Path::new("."),
     )
+}
+
+/// Compile scenario file `unit` and run its top level in an engine of its own; check the classes
+/// it declared against its functions.
+fn compile(
+    unit: usize,
+    s: &Source,
+    decls: &Arc<Mutex<Declarations>>,
+    events: &Arc<Events>,
+    control: &Arc<RunControl>,
+) -> Result<Unit, ScriptError> {
+    let mut engine = build_engine(decls.clone(), events.clone(), unit, control, &s.dir);
+    let mut ast = engine.compile(&s.src).map_err(|e| {
+        ScriptError::at(
+            &s.file,
+            e.position(),
+            format!("Syntax error: {}", e.err_type()),
+        )
+    })?;
+    ast.set_source(s.file.as_str());
+    let before = decls.lock().classes.len();
+    let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+        .map_err(|e| ScriptError::from_eval(&s.file, &e))?;
+    let fns: HashSet<(String, usize)> = ast
+        .iter_functions()
+        .map(|f| (f.name.to_string(), f.params.len()))
+        .collect();
+    for c in &decls.lock().classes[before..] {
+        check_class(c, &fns).map_err(|m| ScriptError::Invalid {
+            file: c.declared_at.clone(),
+            message: m,
+        })?;
+    }
+    engine.register_global_module(module.into());
+    Ok(Unit::new(s.file.clone(), engine))
 }
 
 fn build_engine(
     decls: Arc<Mutex<Declarations>>,
     events: Arc<Events>,
+    unit: usize,
     control: &Arc<RunControl>,
-    file: &str,
     dir: &Path,
 ) -> Engine {
     let mut engine = Engine::new();
@@ -272,11 +306,11 @@ fn build_engine(
     });
     engine.set_module_resolver(FileModuleResolver::new_with_path(dir));
     engine.register_type_with_name::<Control>("Control");
-    declare::register(&mut engine, decls);
+    declare::register(&mut engine, decls, unit);
     api_core::register(&mut engine);
     api_http::register(&mut engine);
-    api_control::register(&mut engine, control);
-    events::register(&mut engine, events, file.to_string());
+    api_control::register(&mut engine, unit, control);
+    events::register(&mut engine, events, unit);
     stdlib::register(&mut engine, dir);
     engine
 }
@@ -363,6 +397,10 @@ fn select(declared: Vec<UserClass>, opts: &LoadOptions) -> Result<Vec<Arc<UserCl
     for mut c in declared {
         if !opts.user_classes.is_empty() && !opts.user_classes.contains(&c.name) {
             continue;
+        }
+        if opts.equal_weights {
+            c.weight = 1.0;
+            c.tasks = Arc::new(c.tasks.with_equal_weights());
         }
         if opts.tags.is_empty() && opts.exclude_tags.is_empty() {
             out.push(Arc::new(c));

@@ -41,6 +41,9 @@ pub struct Callable {
     pub curry: Vec<Dynamic>,
     /// How `--list` and exception tracebacks name it.
     pub label: ImmutableString,
+    /// The scenario file it was declared in (an index into the scenario's files): a name resolves
+    /// among that file's functions only.
+    pub unit: usize,
 }
 
 impl Callable {
@@ -138,6 +141,28 @@ impl TaskSet {
         self.tasks.get(i)
     }
 
+    /// Locust's `--equal-weights`: every task, and every task of a nested set, gets weight 1.
+    pub fn with_equal_weights(&self) -> TaskSet {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| Task {
+                kind: match &t.kind {
+                    TaskKind::Set(s) => TaskKind::Set(Arc::new(s.with_equal_weights())),
+                    TaskKind::Fn(f) => TaskKind::Fn(f.clone()),
+                },
+                weight: 1,
+                tags: t.tags.clone(),
+            })
+            .collect();
+        let mut out = TaskSet {
+            tasks,
+            ..self.clone()
+        };
+        out.reindex();
+        out
+    }
+
     /// Locust's tag filter: keep tasks with at least one included tag (when any are given) and none
     /// excluded; a set's tags apply to everything in it. Returns None when nothing is left.
     pub fn filtered(
@@ -213,6 +238,7 @@ mod tests {
             fn_name: n.into(),
             curry: vec![],
             label: n.into(),
+            unit: 0,
         };
         Task {
             kind: TaskKind::Fn(c),

@@ -54,7 +54,7 @@ mod tests {
         let mut e = Engine::new();
         e.set_max_expr_depths(64, 32); // as build_engine
         super::super::api_http::register(&mut e);
-        super::super::api_control::register(&mut e, &Default::default());
+        super::super::api_control::register(&mut e, 0, &Default::default());
         register(&mut e, dir);
         e
     }

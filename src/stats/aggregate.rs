@@ -142,8 +142,23 @@ impl Stats {
         }
     }
 
-    /// Locust's `reset_all`: forget every entry, error and exception; the run restarts now.
+    /// Locust's "Reset stats" (`reset_all`, plus the runner's exceptions): every (method, name) row
+    /// stays, zeroed, so tables and CSV keep listing the endpoints with zero counts until they
+    /// count again; errors and exceptions are forgotten; the stats restart now.
     pub fn reset(&mut self, now_unix: f64) {
+        let rows = std::mem::take(&mut self.entries);
+        *self = Stats::new(now_unix);
+        self.entries = rows
+            .into_keys()
+            .map(|(name, method)| {
+                let row = Entry::new(&method, &name, now_unix);
+                ((name, method), row)
+            })
+            .collect();
+    }
+
+    /// Locust's `clear_all` (a new test): forget every row, error and exception.
+    pub fn clear(&mut self, now_unix: f64) {
         *self = Stats::new(now_unix);
     }
 
@@ -396,14 +411,45 @@ mod tests {
     }
 
     #[test]
-    fn reset_clears_everything() {
+    fn reset_keeps_the_rows_zeroed() {
+        let mut shard = Shard::new();
+        shard.record_at("GET", "/a", 1.0, 0, Some("x"), 20.0);
+        shard.record_at("POST", "/b", 2.0, 10, None, 21.0);
+        shard.record_exception("E", "tb");
+        let mut stats = Stats::new(10.0);
+        stats.merge(shard.take());
+        stats.reset(30.0);
+        let rows: Vec<_> = stats
+            .entries()
+            .map(|e| (e.method.as_str(), e.name.as_str(), e.num_requests()))
+            .collect();
+        assert_eq!(rows, [("GET", "/a", 0), ("POST", "/b", 0)]);
+        for e in stats.entries().chain([stats.total()]) {
+            assert_eq!(e.start_time(), 30.0);
+            assert_eq!((e.num_failures(), e.min_response_time()), (0, None));
+            assert_eq!((e.total_content_length(), e.max_response_time()), (0, 0.0));
+            assert!(!e.has_response_times() && e.last_request_timestamp().is_none());
+        }
+        assert_eq!(stats.errors().count(), 0);
+        assert!(!stats.has_failures() && !stats.has_exceptions());
+
+        // The kept rows count again.
+        shard.record_at("GET", "/a", 3.0, 0, None, 31.0);
+        stats.merge(shard.take());
+        assert_eq!(stats.entry("GET", "/a").map(Entry::num_requests), Some(1));
+        assert_eq!(stats.entry("POST", "/b").map(Entry::num_requests), Some(0));
+        assert_eq!(stats.total().num_requests(), 1);
+    }
+
+    #[test]
+    fn clear_forgets_everything() {
         let mut shard = Shard::new();
         shard.record_at("GET", "/a", 1.0, 0, Some("x"), 20.0);
         shard.record_exception("E", "tb");
         let mut stats = Stats::new(10.0);
         stats.merge(shard.take());
         assert!(stats.has_failures() && stats.has_exceptions());
-        stats.reset(30.0);
+        stats.clear(30.0);
         assert_eq!(stats.entries().count(), 0);
         assert_eq!(stats.errors().count(), 0);
         assert!(!stats.has_failures() && !stats.has_exceptions());

@@ -1,15 +1,19 @@
-//! Locust 2.47's HTTP API (`/swarm`, `/stop`, `/stats/*`, `/exceptions`, `/tasks`, `/logs`,
-//! `/worker-count`, the CSV downloads, the HTML report), our `/stats/stream` (server-sent events)
-//! and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body limit,
-//! basic auth and CORS (see [`finish`]).
+//! Locust 2.47's HTTP API (`/swarm`, `/stop`, `/stats/*`, `/exceptions`, `/tasks`, `/user`,
+//! `/logs`, `/worker-count`, the CSV downloads, the HTML report), our `/stats/stream` (server-sent
+//! events) and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body
+//! limit, basic auth and CORS (see [`finish`]).
 //!
-//! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. Where we differ
-//! from Locust on purpose:
-//! - a rejected `/swarm` answers HTTP 400 (Locust: 200 with `"success": false`), and so does a
-//!   start the controller refused (an unknown class, say);
+//! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. A refused
+//! `/swarm` answers as Locust does (HTTP 200, `"success": false` and the reason). Where we differ
+//! from Locust on purpose (statuses compared with Locust's captured answers in
+//! `tests/fixtures/locust_api/`):
+//! - a controller that is gone or does not answer is 503 or 504 (Locust has no such case);
 //! - `/swarm` also takes a JSON body, and ignores keys it does not know (Locust copies them into
 //!   its parsed options);
-//! - `/stats/reset` also answers GET (as Locust ≤ 2.46 did); `/stop` is POST-only like 2.47;
+//! - `/stats/reset` also answers GET (as Locust ≤ 2.46 did; 2.47 answers 405); `/stop` is
+//!   POST-only like 2.47;
+//! - unknown routes are a JSON 404 (Locust: an HTML page), bodies over 1 MiB are 413 and
+//!   `--web-auth` answers 401 (Locust has neither limit nor basic auth);
 //! - `/stats/requests` is computed on each call (Locust memoizes it for 2 s);
 //! - latencies keep sub-millisecond precision (3 significant digits below 100 ms) instead of
 //!   Locust's whole milliseconds, so loopback tests do not read 0;
@@ -24,6 +28,8 @@ mod report;
 mod sse;
 mod stats_json;
 mod swarm;
+mod tasks;
+mod user;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +48,7 @@ use super::{Command, WebState};
 pub use metrics::render_metrics;
 pub use stats_json::{stats_requests_json, MAX_ROWS};
 pub use swarm::{parse_swarm, SwarmError, MAX_USERS};
+pub use user::{parse_user, UserError};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -111,7 +118,8 @@ pub fn routes(_state: Arc<WebState>) -> Router<Arc<WebState>> {
         .route("/stats/report", get(report::report))
         .route("/exceptions", get(exceptions))
         .route("/exceptions/csv", get(csv::exceptions_csv))
-        .route("/tasks", get(tasks))
+        .route("/tasks", get(tasks::tasks))
+        .route("/user", post(user::user))
         .route("/logs", get(logs))
         .route("/worker-count", get(worker_count))
         .route("/stats/stream", get(sse::stream))
@@ -134,7 +142,8 @@ pub fn finish(router: Router<Arc<WebState>>, state: Arc<WebState>) -> Router<Arc
     }
 }
 
-async fn not_found() -> Response {
+/// The JSON 404 of every unknown path.
+pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
 }
 
@@ -170,15 +179,6 @@ async fn exceptions(State(state): State<Arc<WebState>>) -> Json<Value> {
         )
         .collect();
     Json(json!({ "exceptions": rows }))
-}
-
-async fn tasks(State(state): State<Arc<WebState>>) -> Json<Value> {
-    let tasks = state.scenario.read().tasks.clone();
-    if tasks.is_object() {
-        Json(tasks)
-    } else {
-        Json(json!({"per_class": {}, "total": {}}))
-    }
 }
 
 async fn logs() -> Json<Value> {

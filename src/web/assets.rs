@@ -2,6 +2,11 @@
 //! `index.html`, `/assets/...` the ES modules of the UI, the styles, and the charts script and
 //! chart library (uPlot) that the HTML report shares, as classic scripts.
 //!
+//! The server adds to the page's `<head>` what only it knows, so that the UI's scripts need no
+//! change: under `--web-base-path` a `<base href>` (the UI's URLs are all relative, so they then
+//! resolve under the base path), and without `--class-picker` a style that hides the start form's
+//! class choice (every class then runs, as the form sends no `user_classes`).
+//!
 //! Caching: `index.html` is revalidated on every load (`no-cache` plus an ETag) and links its
 //! assets as `assets/<build hash>/x`. The hash is a path segment, not a query, so the modules'
 //! relative imports (`./state.js`) carry it too. An asset asked for under the current hash is
@@ -10,6 +15,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -88,14 +94,42 @@ fn etag() -> String {
     format!("\"{}\"", version())
 }
 
-fn index_html() -> &'static str {
-    static INDEX: OnceLock<String> = OnceLock::new();
-    INDEX.get_or_init(|| INDEX_TEMPLATE.replace("{{version}}", version()))
+/// The page as this server sends it, and its own ETag (what the server adds to it changes it).
+struct Page {
+    html: Bytes,
+    etag: String,
 }
 
-/// Whether `If-None-Match` names our current ETag (or `*`).
-fn not_modified(headers: &HeaderMap) -> bool {
-    let want = etag();
+impl Page {
+    /// `base`: a checked base path ("" or `/a/b`).
+    fn new(base: &str, class_picker: bool) -> Page {
+        let mut head = String::from("<head>\n");
+        if !base.is_empty() {
+            head.push_str(&format!("<base href=\"{base}/\">\n"));
+        }
+        if !class_picker {
+            head.push_str("<style>#f-classes-box{display:none!important}</style>\n");
+        }
+        let html = INDEX_TEMPLATE
+            .replace("{{version}}", version())
+            .replacen("<head>\n", &head, 1);
+        let etag = format!("\"{:016x}\"", fnv1a(0xcbf2_9ce4_8422_2325, html.as_bytes()));
+        Page {
+            html: Bytes::from(html),
+            etag,
+        }
+    }
+}
+
+/// The page without base path or class picker (what the tests read).
+#[cfg(test)]
+fn index_html() -> &'static str {
+    static INDEX: OnceLock<String> = OnceLock::new();
+    INDEX.get_or_init(|| String::from_utf8_lossy(&Page::new("", true).html).into_owned())
+}
+
+/// Whether `If-None-Match` names `want` (or `*`).
+fn not_modified(headers: &HeaderMap, want: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -107,11 +141,12 @@ fn not_modified(headers: &HeaderMap) -> bool {
 
 fn respond(
     headers: &HeaderMap,
+    etag: &str,
     content_type: &'static str,
     cache: &'static str,
-    body: &'static [u8],
+    body: Bytes,
 ) -> Response {
-    let mut res = if not_modified(headers) {
+    let mut res = if not_modified(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (StatusCode::OK, body).into_response()
@@ -119,7 +154,7 @@ fn respond(
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(tag) = HeaderValue::from_str(&etag()) {
+    if let Ok(tag) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, tag);
     }
     h.insert(
@@ -129,12 +164,13 @@ fn respond(
     res
 }
 
-async fn index(headers: HeaderMap) -> Response {
+async fn index(page: Arc<Page>, headers: HeaderMap) -> Response {
     let mut res = respond(
         &headers,
+        &page.etag,
         "text/html; charset=utf-8",
         "no-cache",
-        index_html().as_bytes(),
+        page.html.clone(),
     );
     let h = res.headers_mut();
     h.insert(
@@ -173,12 +209,18 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     } else {
         "no-cache"
     };
-    respond(&headers, a.content_type, cache, a.body)
+    let body = Bytes::from_static(a.body);
+    respond(&headers, &etag(), a.content_type, cache, body)
 }
 
-pub fn routes() -> Router<Arc<WebState>> {
+/// `/` and `/assets/...`; `base` is the checked base path the app is nested under ("" for none).
+pub fn routes(base: &str, class_picker: bool) -> Router<Arc<WebState>> {
+    let page = Arc::new(Page::new(base, class_picker));
     Router::new()
-        .route("/", get(index))
+        .route(
+            "/",
+            get(move |headers: HeaderMap| index(page.clone(), headers)),
+        )
         .route("/assets/{*path}", get(asset))
 }
 
@@ -310,7 +352,9 @@ mod tests {
 
     #[test]
     fn index_is_revalidated_and_locked_to_its_origin() {
-        let res = block_on(index(HeaderMap::new()));
+        let page = Arc::new(Page::new("", true));
+        let index = |headers| block_on(index(page.clone(), headers));
+        let res = index(HeaderMap::new());
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(
             header_of(&res, header::CONTENT_TYPE),
@@ -324,7 +368,20 @@ mod tests {
             HeaderValue::from_str(header_of(&res, header::ETAG))
                 .unwrap_or(HeaderValue::from_static("")),
         );
-        assert_eq!(block_on(index(again)).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(index(again).status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
+    fn the_page_gets_the_base_path_and_hides_the_class_choice_without_the_picker() {
+        let plain = Page::new("", true);
+        assert_eq!(plain.html, index_html().as_bytes());
+        assert!(!index_html().contains("<base") && !index_html().contains("f-classes-box{"));
+        let page = Page::new("/tools/locust", false);
+        let html = String::from_utf8_lossy(&page.html);
+        let head = html.split("<head>\n").nth(1).unwrap_or("");
+        assert!(head.starts_with("<base href=\"/tools/locust/\">\n<style>#f-classes-box{display:none!important}</style>\n<meta charset"), "{head:.200}");
+        assert_ne!(page.etag, plain.etag, "another page, another ETag");
+        assert_ne!(page.etag, Page::new("/tools/locust", true).etag);
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,8 +16,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, ScenarioInfo, Status, WebOptions, WebState};
+use crate::report::console;
 use crate::run::{drive, FrontEnd, RunConfig, TestRun};
-use crate::script::{Scenario, TaskKind, TaskSet};
+use crate::script::Scenario;
 use crate::stats::unix_now as now_unix;
 
 /// The web front end of the driver loop: publishes the SSE snapshot once a second, keeps the
@@ -28,6 +28,8 @@ struct Controller {
     state: Arc<WebState>,
     snapshot: watch::Sender<Arc<str>>,
     ended_at: Option<Instant>,
+    /// When `--print-stats` last printed the console table.
+    last_table: Instant,
 }
 
 /// Serve the UI and API until Ctrl-C (or `--autoquit`); returns the exit code.
@@ -36,17 +38,16 @@ pub async fn serve(
     web: WebOptions,
     scenario: Arc<Scenario>,
 ) -> anyhow::Result<i32> {
-    let listener = tokio::net::TcpListener::bind(web.bind)
-        .await
-        .with_context(|| format!("binding the web UI to {}", web.bind))?;
-    let addr: SocketAddr = listener.local_addr()?;
+    // Bad TLS files or base path: an error now, before anything runs.
+    let server = super::server::Server::bind(&web).await?;
+    let addr: SocketAddr = server.local_addr();
     if !web.bind.ip().is_loopback() && web.auth.is_none() {
         log::warn!(
             "the web UI listens on {addr}, which is not a loopback address, without --web-auth: anyone who can \
              reach it can start load tests"
         );
     }
-    log::info!("Starting web interface at http://{addr}");
+    log::info!("Starting web interface at {}", server.url());
     let info = scenario_info(&scenario, &cfg);
     let mut run = TestRun::new(cfg, scenario).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -62,12 +63,8 @@ pub async fn serve(
     });
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let app = super::router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = server_stopped.await;
-            })
-            .await
+    let server = server.serve(app, async {
+        let _ = server_stopped.await;
     });
     if web.autostart {
         let load = run.config().load.clone();
@@ -80,6 +77,7 @@ pub async fn serve(
         state,
         snapshot: snap_tx,
         ended_at: None,
+        last_table: Instant::now(),
     };
     let result = drive(&mut run, &mut c, Some(cmd_rx)).await;
     // Open SSE streams end when the snapshot sender goes, so the server can stop at once.
@@ -93,8 +91,19 @@ pub async fn serve(
 }
 
 impl FrontEnd for Controller {
-    fn every_second(&mut self, _run: &TestRun) {
+    fn every_second(&mut self, run: &TestRun) {
         self.publish();
+        // `--print-stats`: the console table as in headless mode, while a test runs.
+        if self.web.print_stats
+            && run.is_running()
+            && self.last_table.elapsed() >= console::PRINT_EVERY
+        {
+            self.last_table = Instant::now();
+            console::emit(
+                &console::current_table(&run.stats.lock(), now_unix()),
+                false,
+            );
+        }
     }
 
     fn test_ended(&mut self, _run: &TestRun) -> bool {
@@ -123,6 +132,13 @@ impl FrontEnd for Controller {
             Err(msg) => info.reload_error = Some(msg.clone()),
         }
     }
+
+    fn class_changed(&mut self, run: &TestRun) {
+        let mut info = self.state.scenario.write();
+        let reload_error = info.reload_error.take();
+        *info = scenario_info(run.scenario(), run.config());
+        info.reload_error = reload_error;
+    }
 }
 
 impl Controller {
@@ -135,7 +151,7 @@ impl Controller {
 
 fn scenario_info(sc: &Scenario, cfg: &RunConfig) -> ScenarioInfo {
     ScenarioInfo {
-        scenario_file: cfg.scenario_file.display().to_string(),
+        scenario_file: cfg.scenario_display(),
         classes: sc
             .classes
             .iter()
@@ -144,53 +160,13 @@ fn scenario_info(sc: &Scenario, cfg: &RunConfig) -> ScenarioInfo {
                 weight: c.weight,
                 fixed_count: c.fixed_count,
                 host: c.host.clone(),
+                wait_time: c.wait.describe(),
+                tasks: c.tasks.tasks.iter().map(|t| t.label().to_owned()).collect(),
             })
             .collect(),
-        tasks: tasks_json(sc),
+        tasks: sc.task_ratios_by_weight().to_json(),
         reload_error: None,
     }
-}
-
-/// Locust's `/tasks` JSON: each class's share and its task tree, per class and in total.
-pub fn tasks_json(sc: &Scenario) -> Value {
-    fn tree(set: &TaskSet, scale: f64) -> Value {
-        let total = set.total_weight().max(1) as f64;
-        let mut m = serde_json::Map::new();
-        for t in &set.tasks {
-            let ratio = t.weight as f64 / total * scale;
-            let mut node = json!({ "ratio": ratio });
-            if let TaskKind::Set(s) = &t.kind {
-                node["tasks"] = tree(s, ratio);
-            }
-            // Same task listed twice: add up, as Locust's dict does.
-            match m.get_mut(t.label()) {
-                Some(prev) => prev["ratio"] = json!(prev["ratio"].as_f64().unwrap_or(0.0) + ratio),
-                None => {
-                    m.insert(t.label().to_string(), node);
-                }
-            }
-        }
-        Value::Object(m)
-    }
-    let weights: f64 = sc
-        .classes
-        .iter()
-        .map(|c| c.weight)
-        .sum::<f64>()
-        .max(f64::MIN_POSITIVE);
-    let (mut per_class, mut total) = (serde_json::Map::new(), serde_json::Map::new());
-    for c in &sc.classes {
-        let share = c.weight / weights;
-        per_class.insert(
-            c.name.clone(),
-            json!({ "ratio": share, "tasks": tree(&c.tasks, 1.0) }),
-        );
-        total.insert(
-            c.name.clone(),
-            json!({ "ratio": share, "tasks": tree(&c.tasks, share) }),
-        );
-    }
-    json!({ "per_class": per_class, "total": total })
 }
 
 /// `/status` (what the UI needs about the scenario and the run), `/stats/history` and `/reload`.

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assets;
 pub mod control;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -25,6 +26,10 @@ pub struct ClassInfo {
     pub weight: f64,
     pub fixed_count: u64,
     pub host: Option<String>,
+    /// As the script writes it: `constant(1)`, `between(1, 2)`, `constant_pacing(1)`.
+    pub wait_time: String,
+    /// The class's own tasks (task sets by name), in declaration order.
+    pub tasks: Vec<String>,
 }
 
 /// What the UI knows of the loaded scenario; changes only on reload.
@@ -62,6 +67,16 @@ pub struct WebOptions {
     pub auth: Option<(String, String)>,
     /// `--csv-full-history` with `--csv PREFIX`: where the full-history CSV is written.
     pub full_history_csv: Option<std::path::PathBuf>,
+    /// `--print-stats`: the console stats table every 2 s while a test runs, as in headless mode.
+    pub print_stats: bool,
+    /// `--tls-cert`/`--tls-key`: serve over HTTPS with this PEM certificate chain and private key.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--web-base-path`: "" or a path like `/locust`; every route and asset is served under it
+    /// (for a reverse proxy that forwards `/locust/...` unchanged).
+    pub base_path: String,
+    /// `--class-picker`: the start form lets the user choose the classes to run; without it the
+    /// form offers no choice and every class runs (`/swarm` still takes `user_classes`).
+    pub class_picker: bool,
 }
 
 impl Default for WebOptions {
@@ -72,6 +87,10 @@ impl Default for WebOptions {
             autoquit: None,
             auth: None,
             full_history_csv: None,
+            print_stats: false,
+            tls: None,
+            base_path: String::new(),
+            class_picker: false,
         }
     }
 }
@@ -90,9 +109,6 @@ pub struct WebState {
     pub options: WebOptions,
 }
 
-/// The whole web app: API routes, the UI's files, and a JSON 404 for anything else.
-/// `api::finish` adds the fallback, body limit, CORS and basic auth to every route merged before
-/// it (routes merged into the returned router afterwards are not protected).
 impl WebState {
     /// The run's status now (a copy: no lock outlives the call).
     pub fn run_status(&self) -> RunStatus {
@@ -108,9 +124,33 @@ impl WebState {
     }
 }
 
+/// The whole web app: API routes, the UI's files, and a JSON 404 for anything else, all under the
+/// base path when there is one (its bare form redirects to the one with a slash, where the page's
+/// relative URLs resolve). `api::finish` adds the fallback, body limit, CORS and basic auth to every
+/// route merged before it (routes merged into the returned router afterwards are not protected).
 pub fn router(state: Arc<WebState>) -> Router {
+    let base = server::base_path(&state.options.base_path).unwrap_or_else(|e| {
+        // `control::serve` refuses a bad base path before it gets here; a library caller that
+        // passes one gets the UI at the root rather than a panic.
+        log::error!("{e}; serving the web UI at /");
+        String::new()
+    });
     let app = api::routes(state.clone())
-        .merge(assets::routes())
+        .merge(assets::routes(&base, state.options.class_picker))
         .merge(control::routes());
-    api::finish(app, state.clone()).with_state(state)
+    let app = api::finish(app, state.clone());
+    if base.is_empty() {
+        return app.with_state(state);
+    }
+    let with_slash = format!("{base}/");
+    let to = with_slash.clone();
+    let redirect = move || {
+        let to = to.clone();
+        async move { axum::response::Redirect::permanent(&to) }
+    };
+    Router::new()
+        .nest(&with_slash, app)
+        .route(&base, axum::routing::any(redirect))
+        .fallback(api::not_found)
+        .with_state(state)
 }

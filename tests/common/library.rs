@@ -2,14 +2,11 @@
 //! than the binary.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rustlocust::http::HttpConfig;
-use rustlocust::run::{Load, Outputs, RunConfig};
+use rustlocust::run::RunConfig;
 use rustlocust::runner::RunnerConfig;
-use rustlocust::script::LoadOptions;
 
 /// A runner on `threads` threads whose users all hit `host`, seeded, with fresh stats.
 pub fn runner_config(host: &str, threads: usize) -> RunnerConfig {
@@ -27,23 +24,13 @@ pub fn runner_config(host: &str, threads: usize) -> RunnerConfig {
 }
 
 /// A test run of `users` users (all at once) on one thread against `host`: no run time, no
-/// stop timeout, no reports, exit code 1 on errors.
+/// stop timeout, no reports, exit code 1 on errors. The load names no host: a worker gets its
+/// host from the master's spawn, and without one the runner's (`host`) applies.
 pub fn run_config(host: &str, users: u64) -> RunConfig {
-    RunConfig {
-        scenario_file: PathBuf::from("scenario.rhai"),
-        scenario_options: LoadOptions::default(),
-        load: Load {
-            users,
-            spawn_rate: 1000.0,
-            host: None,
-            run_time: None,
-            user_classes: Vec::new(),
-        },
-        stop_timeout: Duration::ZERO,
-        runner: runner_config(host, 1),
-        outputs: Outputs::default(),
-        exit_code_on_error: 1,
-    }
+    let mut cfg = super::test_run::run_config(host, users, 1000.0);
+    cfg.load.host = None;
+    cfg.runner = runner_config(host, 1);
+    cfg
 }
 
 /// Runs `f`'s future on a thread of its own, in a `LocalSet` on a current-thread runtime (as

@@ -13,6 +13,7 @@
 //! another needs.
 #![allow(dead_code, unused_imports)]
 
+pub mod child;
 mod csv_files;
 mod demo_target;
 mod library;
@@ -20,8 +21,10 @@ mod locust;
 mod locust_keys;
 mod process;
 mod scenario;
+pub mod scenario_dir;
 mod server;
 mod target;
+pub mod test_run;
 
 pub use csv_files::*;
 pub use demo_target::*;

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 /// The `rustlocust` binary built for these tests, without any `RUSTLOCUST_*` environment.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rustlocust"));
-    // Tests choose their own options; keep the environment from leaking into them.
+    // Tests choose their own options; keep the environment (and ~/.locust.conf) from leaking
+    // into them.
     for (k, _) in std::env::vars() {
-        if k.starts_with("RUSTLOCUST_") {
+        if k.starts_with("RUSTLOCUST_") || k.starts_with("LOCUST_") {
             c.env_remove(k);
         }
     }
+    c.env("HOME", env!("CARGO_TARGET_TMPDIR"));
     c
 }
 

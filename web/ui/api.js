@@ -32,7 +32,7 @@ export const failureText = (r, what) =>
   (r.json && r.json.message) ||
   (r.status === 0 ? 'Cannot reach rustlocust (is it still running?)' : `${what} failed: HTTP ${r.status} ${r.text.slice(0, 200)}`);
 
-// Locust's answer to /swarm is HTTP 200 with success false for some refusals, ours is 400.
+// A refused /swarm is HTTP 200 with success false (Locust's answer, and ours): read `success`.
 export const succeeded = (r) => r.json != null && r.json.success === true;
 
 export const command = {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -293,10 +293,12 @@ pub(super) async fn swarm(
     }
 }
 
+/// A refused start, answered as Locust answers it: HTTP 200 with `"success": false`. Locust's own
+/// app and scripts written for Locust read the body of a 2xx answer only, so another status would
+/// lose the message.
 fn rejected(state: &WebState, message: String) -> Response {
     let host = state.run_status().host;
-    let body = json!({"success": false, "message": message, "host": host});
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    Json(json!({"success": false, "message": message, "host": host})).into_response()
 }
 
 /// Whole seconds as an integer (Locust's `parse_timespan` returns an int), otherwise a float.

@@ -1,0 +1,314 @@
+//! The typed result of the options: a [`Command`] that says what to do, built from the merged
+//! [`Values`] after the checks that involve more than one option. The front ends get exactly
+//! their part (`RunConfig` for the test run, `WebOptions` or `ConsoleOptions` for the UI,
+//! `LogOptions` for logging) and never see the command line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::console::ConsoleOptions;
+use crate::distributed::worker::WorkerOptions;
+use crate::http::HttpConfig;
+use crate::logging::LogOptions;
+use crate::run::{Load, Outputs, RunConfig};
+use crate::runner::RunnerConfig;
+use crate::script::LoadOptions;
+use crate::web::WebOptions;
+
+use super::defs::{def, Raw, Values, OPTIONS};
+use super::error::{OptionsError, Source};
+use super::sources::set;
+use super::values::default_threads;
+
+/// The scenario `rustlocust demo` runs against the built-in demo target (embedded in the binary
+/// when the file is not there).
+pub const DEMO_SCENARIO: &str = "scripts/quickstart.rhai";
+
+/// What the program was asked to do.
+#[derive(Debug)]
+pub enum Command {
+    /// `--print-definitions`: the scripting API's Rhai definitions; needs no scenario.
+    PrintDefinitions,
+    /// Load the scenario, describe it in some way, exit.
+    Describe {
+        run: RunConfig,
+        what: Describe,
+        log: LogOptions,
+        /// `-u` when it was given: Locust's `--show-task-ratio` class shares depend on it.
+        users: Option<u64>,
+    },
+    /// Run a load test.
+    Run(RunSpec),
+    /// Start the demo target and run the quickstart scenario against it, headless. The run's
+    /// host is left to fill in once the target is bound.
+    Demo(RunSpec),
+    /// Serve only the demo target until Ctrl-C.
+    DemoTarget { bind: IpAddr, port: u16 },
+}
+
+/// The ways of describing a scenario without running a test, by priority when several are
+/// asked for (Locust also lists before it shows task ratios).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Describe {
+    /// `--check --dry-run`: also run every task once against the target.
+    DryRun,
+    /// `--check`: compile, validate and describe.
+    Check,
+    /// `--list`: the classes and task trees.
+    List,
+    /// `--show-task-ratio-json`.
+    TaskRatioJson,
+    /// `--show-task-ratio`.
+    TaskRatio,
+}
+
+/// A load test: what the test run needs, which front end drives it, and the log.
+#[derive(Debug)]
+pub struct RunSpec {
+    pub run: RunConfig,
+    pub ui: Ui,
+    pub log: LogOptions,
+}
+
+/// The front end of a run.
+#[derive(Debug)]
+pub enum Ui {
+    /// `--headless`: start at once, print stats to the terminal.
+    Headless(ConsoleOptions),
+    /// The web UI and API.
+    Web(WebOptions),
+    /// `--worker`: no UI and no reports; a master gives the load and gets the stats.
+    Worker(WorkerOptions),
+}
+
+/// Checks the merged options and types them.
+pub(super) fn command(raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
+    check_needs(&raw)?;
+    // Locust's task ratios depend on -u only when it is given.
+    let users_given = raw.users.is_some();
+    let v = raw.resolve().map_err(OptionsError::from)?;
+    if v.print_definitions {
+        return Ok(Command::PrintDefinitions);
+    }
+    let describe = [
+        (v.check && v.dry_run, Describe::DryRun),
+        (v.check, Describe::Check),
+        (v.list, Describe::List),
+        (v.show_task_ratio_json, Describe::TaskRatioJson),
+        (v.show_task_ratio, Describe::TaskRatio),
+    ]
+    .into_iter()
+    .find_map(|(asked, what)| asked.then_some(what));
+    let spec = run_spec(v, cwd)?;
+    Ok(match describe {
+        Some(what) => Command::Describe {
+            users: users_given.then_some(spec.run.load.users),
+            run: spec.run,
+            what,
+            log: spec.log,
+        },
+        None => Command::Run(spec),
+    })
+}
+
+/// `rustlocust demo`: the demo's options (users, rate, run time, log level), headless, on the
+/// quickstart scenario.
+pub(super) fn demo(mut raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
+    for (key, value) in [("scenario", DEMO_SCENARIO), ("headless", "true")] {
+        if let Some(def) = def(key) {
+            set(&mut raw, def, value, Source::CommandLine)?;
+        }
+    }
+    let v = raw.resolve().map_err(OptionsError::from)?;
+    run_spec(v, cwd).map(Command::Demo)
+}
+
+/// An option that needs another one, given without it (an explicit `false` does not count).
+fn check_needs(raw: &Raw) -> Result<(), OptionsError> {
+    for option in OPTIONS {
+        let (Some(needs), true) = (&option.needs, (option.active)(raw)) else {
+            continue;
+        };
+        let present = def(needs.option).is_some_and(|other| (other.active)(raw));
+        if !present {
+            return Err(OptionsError::Needs {
+                option: option.key,
+                origin: (option.source)(raw).cloned().unwrap_or(Source::CommandLine),
+                message: needs.message,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
+    let scenario_files = scenario_files(&v, cwd)?;
+    let html = v
+        .html
+        .as_deref()
+        .map(|t| html_path(t, v.users, v.spawn_rate, v.run_time));
+    let full_history_csv = v
+        .csv
+        .as_ref()
+        .filter(|_| v.csv_full_history)
+        .map(|p| PathBuf::from(format!("{}_stats_history.csv", p.display())));
+    let run = RunConfig {
+        scenario_files,
+        scenario_options: LoadOptions {
+            tags: v.tags,
+            exclude_tags: v.exclude_tags,
+            user_classes: v.user_classes,
+            equal_weights: v.equal_weights,
+            // Each run has its own role and stop_test state.
+            control: Default::default(),
+        },
+        load: Load {
+            users: v.users,
+            spawn_rate: v.spawn_rate,
+            host: v.host.clone(),
+            run_time: v.run_time,
+            user_classes: Vec::new(),
+        },
+        stop_timeout: v.stop_timeout,
+        runner: RunnerConfig {
+            threads: v.threads.unwrap_or_else(default_threads),
+            http: HttpConfig {
+                insecure: v.insecure,
+                ..HttpConfig::default()
+            },
+            seed: v.seed,
+            max_stacks: v.max_coroutine_stacks,
+            host: v.host,
+            max_jobs: v.max_background_jobs,
+            user_classes: Vec::new(),
+            stats: None,
+            windows: Vec::new(),
+        },
+        outputs: Outputs {
+            csv_prefix: v.csv,
+            csv_full_history: v.csv_full_history,
+            html,
+        },
+        exit_code_on_error: v.exit_code_on_error,
+        reset_stats_after_ramp: v.reset_stats,
+    };
+    // `--headful` undoes a `headless = true` from a file or the environment, as in Locust.
+    let ui = if v.worker {
+        Ui::Worker(WorkerOptions {
+            master_host: v.master_host,
+            master_port: v.master_port,
+        })
+    } else if v.headless && !v.headful {
+        Ui::Headless(ConsoleOptions {
+            only_summary: v.only_summary,
+            json: v.json,
+            json_file: v.json_file,
+        })
+    } else {
+        Ui::Web(WebOptions {
+            bind: SocketAddr::new(v.web_host, v.web_port),
+            autostart: v.autostart,
+            autoquit: v.autoquit,
+            auth: v.web_auth,
+            full_history_csv,
+            print_stats: v.print_stats,
+            tls: v.tls_cert.zip(v.tls_key),
+            base_path: v.web_base_path,
+            class_picker: v.class_picker,
+        })
+    };
+    let log = LogOptions {
+        level: v.loglevel,
+        file: v.logfile,
+        skip_setup: v.skip_log_setup,
+    };
+    Ok(RunSpec { run, ui, log })
+}
+
+/// The scenario files: the given paths, each directory replaced by the `.rhai` files in it
+/// (sorted; names starting with `_` left out, as Locust leaves out `_*.py`). Not recursive, unlike
+/// Locust: subdirectories hold the modules scenarios `import`.
+fn scenario_files(v: &Values, cwd: &Path) -> Result<Vec<PathBuf>, OptionsError> {
+    let Some(given) = &v.scenario else {
+        return Err(OptionsError::NoScenario {
+            hint: swallowed_scenario(v),
+        });
+    };
+    let mut files = Vec::new();
+    for path in given {
+        let dir = cwd.join(path);
+        if !dir.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let before = files.len();
+        collect_rhai(&dir, path, &mut files)?;
+        if files.len() == before {
+            return Err(OptionsError::EmptyScenarioDir { dir: path.clone() });
+        }
+    }
+    Ok(files)
+}
+
+/// `rustlocust -T slow x.rhai`: `-T` took the scenario as a tag (it takes every word after it,
+/// as Locust's does).
+fn swallowed_scenario(v: &Values) -> Option<String> {
+    let lists = [("-T", &v.tags), ("-E", &v.exclude_tags)];
+    lists.iter().find_map(|(flag, items)| {
+        items.iter().find(|t| t.ends_with(".rhai")).map(|t| {
+            format!(
+                "`{t}` was read as a tag: {flag} takes every word after it, as in Locust; \
+                 put the scenario first or use -f {t}"
+            )
+        })
+    })
+}
+
+/// Appends the `.rhai` files in `dir` (read from disk), named under `shown`.
+fn collect_rhai(dir: &Path, shown: &Path, out: &mut Vec<PathBuf>) -> Result<(), OptionsError> {
+    let read_error = |source| OptionsError::ReadScenarioDir {
+        dir: shown.to_path_buf(),
+        source,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(read_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('_') {
+            continue;
+        }
+        let path = entry.path();
+        if !path.is_dir() && path.extension().is_some_and(|e| e == "rhai") {
+            out.push(shown.join(&name));
+        }
+    }
+    Ok(())
+}
+
+/// Where to write the HTML report: `--html` with Locust's placeholders filled in, `{u}` by the
+/// number of users, `{r}` by the spawn rate and `{t}` by the run time in whole seconds
+/// (`report_{u}u_{t}s.html` -> `report_100u_60s.html`). A fractional spawn rate is written as
+/// is (`0.5`) where Locust would truncate it to `0`. Without a run time `{t}` stays, as in
+/// Locust. A path that is not valid UTF-8 is returned unchanged.
+pub fn html_path(
+    template: &Path,
+    users: u64,
+    spawn_rate: f64,
+    run_time: Option<Duration>,
+) -> PathBuf {
+    let Some(text) = template.to_str() else {
+        return template.to_path_buf();
+    };
+    // f64's Display writes 10.0 as `10` and 0.5 as `0.5`.
+    let mut name = text
+        .replace("{u}", &users.to_string())
+        .replace("{r}", &spawn_rate.to_string());
+    if let Some(run_time) = run_time {
+        name = name.replace("{t}", &run_time.as_secs().to_string());
+    }
+    PathBuf::from(name)
+}
