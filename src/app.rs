@@ -110,6 +110,10 @@ pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
             let run = crate::console::run(scenario, spec.run, console);
             tokio::task::LocalSet::new().block_on(&rt, run)
         }
+        Ui::Worker(worker) => {
+            let run = crate::distributed::worker::run_worker(scenario, spec.run, worker);
+            tokio::task::LocalSet::new().block_on(&rt, run)
+        }
     }
 }
 

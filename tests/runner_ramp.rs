@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustlocust::http::HttpConfig;
 use rustlocust::runner::{LocalRunner, RunnerConfig};
 use rustlocust::script::{LoadOptions, Scenario};
 
@@ -32,32 +31,28 @@ async fn settle(r: &mut LocalRunner, users: usize) {
     }
 }
 
+/// A counting target, the scenario `src` and a runtime for the runner.
+fn setup(src: &str) -> (common::Target, Arc<Scenario>, tokio::runtime::Runtime) {
+    let target = common::Target::start();
+    let scenario = Arc::new(
+        Scenario::from_source("s.rhai", src, Path::new("."), &LoadOptions::default()).unwrap(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    (target, scenario, rt)
+}
+
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 #[test]
 fn ramp_down_stops_the_most_recent_users() {
-    let target = common::Target::start();
-    let scenario = Arc::new(
-        Scenario::from_source("s.rhai", SRC, Path::new("."), &LoadOptions::default()).unwrap(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (target, scenario, rt) = setup(SRC);
     rt.block_on(async {
-        let cfg = RunnerConfig {
-            threads: 2,
-            http: HttpConfig::default(),
-            seed: Some(1),
-            max_stacks: None,
-            host: Some(target.url()),
-            max_jobs: 100,
-            user_classes: Vec::new(),
-            stats: None,
-            windows: Vec::new(),
-        };
+        let cfg = common::runner_config(&target.url(), 2);
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         r.set_target(8, 1000.0);
         settle(&mut r, 8).await;
@@ -89,25 +84,11 @@ fn ramp_down_stops_the_most_recent_users() {
 
 #[test]
 fn fractional_spawn_rate_spaces_users_out() {
-    let target = common::Target::start();
-    let scenario = Arc::new(
-        Scenario::from_source("s.rhai", SRC, Path::new("."), &LoadOptions::default()).unwrap(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (target, scenario, rt) = setup(SRC);
     rt.block_on(async {
         let cfg = RunnerConfig {
-            threads: 1,
-            http: HttpConfig::default(),
             seed: None,
-            max_stacks: None,
-            host: Some(target.url()),
-            max_jobs: 100,
-            user_classes: Vec::new(),
-            stats: None,
-            windows: Vec::new(),
+            ..common::runner_config(&target.url(), 1)
         };
         let mut r = LocalRunner::new(scenario, cfg).unwrap();
         let started = Instant::now();
@@ -122,6 +103,71 @@ fn fractional_spawn_rate_spaces_users_out() {
             took < Duration::from_secs(3),
             "3 users at 2.5/s took {took:?}"
         );
+        r.stop(Duration::ZERO, std::future::pending()).await;
+        r.shutdown().await;
+    });
+}
+
+/// Each user takes a number from the target's counter at on_start and sends it in every request,
+/// so the test can tell which users of a class are still running.
+const NUMBERED: &str = r#"
+user("A", #{ wait_time: constant(0.05), tasks: ["a"], on_start: "take_a" });
+user("B", #{ wait_time: constant(0.05), tasks: ["b"], on_start: "take_b" });
+fn take_a() { this.n = this.client.get("/counter/a").text; }
+fn take_b() { this.n = this.client.get("/counter/b").text; }
+fn a() { this.client.get(`/a/${this.n}`); }
+fn b() { this.client.get(`/b/${this.n}`); }
+"#;
+
+#[test]
+fn class_counts_are_reached_at_once_and_lowered_most_recent_first() {
+    let (target, scenario, rt) = setup(NUMBERED);
+    rt.block_on(async {
+        let cfg = common::runner_config(&target.url(), 2);
+        let mut r = LocalRunner::new(scenario, cfg).unwrap();
+        // A class this scenario lacks (a Locust master's extra class) is skipped.
+        r.set_class_counts(&counts(&[("A", 1), ("B", 2), ("Ghost", 4)]));
+        assert!(!r.is_spawning(), "absolute counts are not a ramp");
+        settle(&mut r, 3).await;
+        assert_eq!(r.class_counts(), counts(&[("A", 1), ("B", 2)]));
+        // A's users one at a time, so A user n is the n-th spawned and took number n.
+        for n in 1..=3 {
+            r.set_class_counts(&counts(&[("A", n)]));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while target.seen.count(&format!("/a/{n}")) == 0 {
+                assert!(Instant::now() < deadline, "A user {n} never ran");
+                r.tick();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        assert_eq!(r.class_counts(), counts(&[("A", 3), ("B", 2)]));
+
+        // Lowering A stops its two most recent users; B is not named and keeps its users.
+        r.set_class_counts(&counts(&[("A", 1)]));
+        settle(&mut r, 3).await;
+        assert_eq!(r.class_counts(), counts(&[("A", 1), ("B", 2)]));
+        let paths = ["/a/1", "/a/2", "/a/3", "/b/1", "/b/2"];
+        let before: Vec<u64> = paths.iter().map(|p| target.seen.count(p)).collect();
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            r.tick();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let grew: Vec<bool> = paths
+            .iter()
+            .zip(&before)
+            .map(|(p, b)| target.seen.count(p) > *b)
+            .collect();
+        assert_eq!(
+            grew,
+            [true, false, false, true, true],
+            "{paths:?} still sending"
+        );
+
+        // Raising again starts only the missing users.
+        r.set_class_counts(&counts(&[("A", 2), ("B", 2)]));
+        settle(&mut r, 4).await;
+        assert_eq!(r.class_counts(), counts(&[("A", 2), ("B", 2)]));
         r.stop(Duration::ZERO, std::future::pending()).await;
         r.shutdown().await;
     });

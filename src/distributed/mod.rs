@@ -4,12 +4,18 @@
 //!
 //! Layers, bottom up: [`zmtp`] (ZeroMQ's wire protocol, ROUTER/DEALER subset), [`transport`]
 //! (the master's and the worker's sockets), [`protocol`] (Locust's msgpack message), [`payload`]
-//! (the typed message catalogue) and [`report`] (stats reports to and from [`crate::stats`]).
+//! (the typed message catalogue), [`report`] (stats reports to and from [`crate::stats`]) and
+//! [`custom`] (scripts' own messages). On top: the [`worker`] (with its [`link`] to the master
+//! and the process [`usage`] its heartbeats report).
 
+pub mod custom;
+pub mod link;
 pub mod payload;
 pub mod protocol;
 pub mod report;
 pub mod transport;
+pub mod usage;
+pub mod worker;
 pub mod zmtp;
 
 pub use payload::{
@@ -22,3 +28,4 @@ pub use protocol::{
 };
 pub use report::{merge_report, StatsEntryDict, StatsErrorDict, StatsReport};
 pub use transport::{MasterSocket, TransportError, TransportOptions, WorkerSocket};
+pub use worker::{run_worker, WorkerError, WorkerOptions};

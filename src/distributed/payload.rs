@@ -138,6 +138,26 @@ pub struct UpdateUserClass {
     pub attributes: Vec<(String, Value)>,
 }
 
+/// The message types of Locust's own protocol (including the `locustfile` request, which
+/// rustlocust does not serve): a script can neither send nor handle them as custom messages.
+pub const PROTOCOL_TYPES: [&str; 15] = [
+    "client_ready",
+    "ack",
+    "heartbeat",
+    "spawn",
+    "spawning",
+    "spawning_complete",
+    "stats",
+    "exception",
+    "client_stopped",
+    "stop",
+    "quit",
+    "reconnect",
+    "update_user_class",
+    "logs",
+    "locustfile",
+];
+
 /// A decoded message of the catalogue; unknown types are [`Payload::Custom`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
@@ -344,6 +364,8 @@ mod tests {
             },
         ];
         for p in cases {
+            let custom = matches!(p, Payload::Custom { .. });
+            assert_eq!(PROTOCOL_TYPES.contains(&p.kind()), !custom, "{}", p.kind());
             assert_eq!(round_trip(p.clone()), Ok(p));
         }
     }

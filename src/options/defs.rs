@@ -82,6 +82,28 @@ options! {
         key: "web-port", short: Some('P'), locust_env: &["LOCUST_WEB_PORT"],
         shape: Shape::Integer, value_name: "PORT", example: "9000",
     }
+    /// Run as a worker: take users and the load from a master (Locust's or ours) and report to it
+    worker: bool = parse_bool, default "false" {
+        key: "worker", locust_env: &["LOCUST_MODE_WORKER"], shape: Shape::Flag, example: "true",
+    }
+    /// With --worker: the master's host name or address
+    master_host: String = parse_master_host, default "127.0.0.1" {
+        key: "master-host", locust_env: &["LOCUST_MASTER_NODE_HOST"], value_name: "HOST",
+        example: "10.0.0.5",
+        needs: Some(Needs {
+            option: "worker",
+            message: "--master-host is where a worker finds its master: add --worker",
+        }),
+    }
+    /// With --worker: the master's port
+    master_port: u16 = parse_master_port, default "5557" {
+        key: "master-port", locust_env: &["LOCUST_MASTER_NODE_PORT"], shape: Shape::Integer,
+        value_name: "PORT", example: "6000",
+        needs: Some(Needs {
+            option: "worker",
+            message: "--master-port is where a worker finds its master: add --worker",
+        }),
+    }
     /// Serve the web UI and start the test at once with -u, -r and -t
     autostart: bool = parse_bool, default "false" {
         key: "autostart", locust_env: &["LOCUST_AUTOSTART"], shape: Shape::Flag,
@@ -306,61 +328,43 @@ pub static UNSUPPORTED: &[Unsupported] = &[
         key: "master",
         env: &["LOCUST_MODE_MASTER"],
         flag: true,
-        why: "distributed mode; rustlocust runs the load from one process on all cores",
+        why: "a rustlocust master is not there yet: run Locust's master (`locust --master`) with rustlocust workers (`--worker`)",
     },
     Unsupported {
         key: "master-bind-host",
         env: &["LOCUST_MASTER_BIND_HOST"],
         flag: false,
-        why: "distributed mode",
+        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "master-bind-port",
         env: &["LOCUST_MASTER_BIND_PORT"],
         flag: false,
-        why: "distributed mode",
+        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "expect-workers",
         env: &["LOCUST_EXPECT_WORKERS"],
         flag: false,
-        why: "distributed mode",
+        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "expect-workers-max-wait",
         env: &["LOCUST_EXPECT_WORKERS_MAX_WAIT"],
         flag: false,
-        why: "distributed mode",
+        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "enable-rebalancing",
         env: &[],
         flag: true,
-        why: "distributed mode",
-    },
-    Unsupported {
-        key: "worker",
-        env: &["LOCUST_MODE_WORKER"],
-        flag: true,
-        why: "distributed mode; rustlocust runs the load from one process on all cores",
+        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "processes",
         env: &["LOCUST_PROCESSES"],
         flag: false,
         why: "rustlocust uses every core in one process; see --threads",
-    },
-    Unsupported {
-        key: "master-host",
-        env: &["LOCUST_MASTER_NODE_HOST"],
-        flag: false,
-        why: "distributed mode",
-    },
-    Unsupported {
-        key: "master-port",
-        env: &["LOCUST_MASTER_NODE_PORT"],
-        flag: false,
-        why: "distributed mode",
     },
     Unsupported {
         key: "profile",

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::console::ConsoleOptions;
+use crate::distributed::worker::WorkerOptions;
 use crate::http::HttpConfig;
 use crate::logging::LogOptions;
 use crate::run::{Load, Outputs, RunConfig};
@@ -77,6 +78,8 @@ pub enum Ui {
     Headless(ConsoleOptions),
     /// The web UI and API.
     Web(WebOptions),
+    /// `--worker`: no UI and no reports; a master gives the load and gets the stats.
+    Worker(WorkerOptions),
 }
 
 /// Checks the merged options and types them.
@@ -191,7 +194,12 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         reset_stats_after_ramp: v.reset_stats,
     };
     // `--headful` undoes a `headless = true` from a file or the environment, as in Locust.
-    let ui = if v.headless && !v.headful {
+    let ui = if v.worker {
+        Ui::Worker(WorkerOptions {
+            master_host: v.master_host,
+            master_port: v.master_port,
+        })
+    } else if v.headless && !v.headful {
         Ui::Headless(ConsoleOptions {
             only_summary: v.only_summary,
             json: v.json,

@@ -189,6 +189,28 @@ pub fn parse_web_port(s: &str) -> Result<u16, String> {
     })
 }
 
+/// `--master-host`: a host name or an address, not empty, no scheme or port.
+pub fn parse_master_host(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("the master's host name or address must not be empty".to_string());
+    }
+    if t.contains("://") || t.contains('/') || t.contains(char::is_whitespace) {
+        return Err(format!(
+            "expected a host name or address such as 10.0.0.5 or master.local, not a URL: {t}"
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// `--master-port`: a port from 1 to 65535 (a worker cannot connect to port 0).
+pub fn parse_master_port(s: &str) -> Result<u16, String> {
+    match parse_web_port(s)? {
+        0 => Err("the master's port must be from 1 to 65535".to_string()),
+        p => Ok(p),
+    }
+}
+
 /// `--autoquit`: Locust's whole seconds, -1 meaning never (`None`). -1 is a value of its own, so
 /// that it can override a config file's number.
 pub fn parse_autoquit(s: &str) -> Result<Option<Duration>, String> {

@@ -53,21 +53,22 @@ pub trait FrontEnd {
     fn class_changed(&mut self, _run: &TestRun) {}
 }
 
-/// Ctrl-C and SIGTERM: the first ends the loop, the second hurries the stop.
-struct Signals {
+/// Ctrl-C and SIGTERM: the first ends the loop, the second hurries the stop (the distributed
+/// worker's loop uses them too).
+pub(crate) struct Signals {
     int: Signal,
     term: Signal,
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(crate) fn new() -> std::io::Result<Signals> {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
         })
     }
 
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         tokio::select! {
             _ = self.int.recv() => "SIGINT",
             _ = self.term.recv() => "SIGTERM",
@@ -75,7 +76,7 @@ impl Signals {
     }
 
     /// Resolves on the next signal: a stop in progress then cancels users and listeners now.
-    async fn hurry(&mut self) {
+    pub(crate) async fn hurry(&mut self) {
         let which = self.next().await;
         log::warn!("{which} again: cancelling users and listeners now");
     }

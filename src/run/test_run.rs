@@ -4,6 +4,7 @@
 //! HTML report. It publishes its status (one writer: this file) through a watch channel; the
 //! front ends (console, web) read it and add what they show.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,8 @@ pub struct TestRun {
     window: [Arc<Mutex<Stats>>; 2],
     older: usize,
     window_started: Instant,
+    /// What happened since the last [`TestRun::take_interval`] (a worker's delta reports).
+    interval: Option<Arc<Mutex<Stats>>>,
     status: watch::Sender<RunStatus>,
 }
 
@@ -110,6 +113,7 @@ impl TestRun {
             window: [fresh(), fresh()],
             older: 0,
             window_started: Instant::now(),
+            interval: None,
         }
     }
 
@@ -218,7 +222,7 @@ impl TestRun {
             host: host.clone(),
             user_classes,
             stats: Some(self.stats.clone()),
-            windows: self.window.to_vec(),
+            windows: self.window.iter().chain(&self.interval).cloned().collect(),
             ..self.cfg.runner.clone()
         };
         let mut runner = (self.users)(self.scenario.clone(), cfg)?;
@@ -232,7 +236,7 @@ impl TestRun {
         // A new test starts from no rows (Locust's clear_all), unlike "Reset stats".
         let now = now_unix();
         self.stats.lock().clear(now);
-        for w in &self.window {
+        for w in self.window.iter().chain(&self.interval) {
             w.lock().clear(now);
         }
         self.history.lock().clear();
@@ -362,6 +366,9 @@ impl TestRun {
         }
         // What the runner's own listeners recorded on this thread.
         if let Some(d) = context::take_shard() {
+            if let Some(i) = &self.interval {
+                i.lock().merge(d.clone());
+            }
             self.stats.lock().merge(d);
         }
         let (now, st) = (now_unix(), self.stats.lock());
@@ -390,6 +397,83 @@ impl TestRun {
             s.user_count = 0;
             s.user_classes_count.values_mut().for_each(|n| *n = 0);
         });
+    }
+
+    /// From the next test on, also keep the stats of each interval between two
+    /// [`TestRun::take_interval`] calls (what a worker reports to its master).
+    pub fn keep_intervals(&mut self) {
+        self.interval
+            .get_or_insert_with(|| Arc::new(Mutex::new(Stats::new(now_unix()))));
+    }
+
+    /// What was recorded since the previous call (or the test's start), leaving the interval
+    /// empty; None unless [`TestRun::keep_intervals`] was called.
+    pub fn take_interval(&self) -> Option<Stats> {
+        let i = self.interval.as_ref()?;
+        let fresh = Stats::new(now_unix());
+        Some(std::mem::replace(&mut *i.lock(), fresh))
+    }
+
+    /// How long users may finish their task when the test stops (a master's `stop_timeout`).
+    pub fn set_stop_timeout(&mut self, stop_timeout: Duration) {
+        self.cfg.stop_timeout = stop_timeout;
+    }
+
+    /// Users running now per class (empty without a test).
+    pub fn class_counts(&self) -> BTreeMap<String, usize> {
+        self.test
+            .as_ref()
+            .map(|t| t.runner.class_counts())
+            .unwrap_or_default()
+    }
+
+    /// A worker's `spawn`: reach these absolute per-class counts at once (the master ramps). The
+    /// first spawn of a test starts it on `host` (stats reset, test_start fired); later ones only
+    /// change the counts. Returns the users per class now.
+    pub async fn spawn_counts(
+        &mut self,
+        counts: &BTreeMap<String, usize>,
+        host: Option<String>,
+    ) -> Result<BTreeMap<String, usize>, String> {
+        let total: usize = counts.values().sum();
+        if self.test.is_none() {
+            let load = Load {
+                users: total as u64,
+                spawn_rate: total.max(1) as f64,
+                host,
+                run_time: None,
+                user_classes: Vec::new(),
+            };
+            self.start(load).await?;
+        }
+        let Some(test) = &mut self.test else {
+            return Ok(BTreeMap::new());
+        };
+        test.runner.set_class_counts(counts)?;
+        let now = test.runner.class_counts();
+        self.status.send_modify(|st| {
+            st.state = RunState::Running;
+            st.target_users = now.values().sum::<usize>() as u64;
+        });
+        Ok(now)
+    }
+
+    /// The master's `spawning_complete` on a worker: fire the local spawning_complete event.
+    pub async fn spawning_completed(&self, user_count: u64) {
+        let mut a = Map::new();
+        a.insert("user_count".into(), Dynamic::from_int(user_count as i64));
+        self.hooks.fire(Builtin::SpawningComplete, a).await;
+    }
+
+    /// A custom message from another node: run the script's `on_message(kind, ..)` handlers in
+    /// the runner's listener context (they may wait and use `client()`). False when the script
+    /// has none.
+    pub async fn deliver_message(&self, kind: &str, data: Dynamic) -> bool {
+        if !self.scenario.handles_message(kind) {
+            return false;
+        }
+        self.hooks.fire_message(kind, data).await;
+        true
     }
 
     /// Reset the statistics (Locust's "Reset stats": the rows stay, zeroed) and fire reset_stats.

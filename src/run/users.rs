@@ -20,6 +20,12 @@ pub trait Users {
     fn set_target(&mut self, users: usize, rate: f64);
     /// Spawn or stop what is due now and collect stats; `Some(n)` once a ramp reached its target.
     fn tick(&mut self) -> Option<usize>;
+    /// Reach absolute per-class counts at once (a distributed worker's `spawn`; unknown class
+    /// names are logged and skipped). The default, for users that cannot (a master's remote
+    /// users), is an error.
+    fn set_class_counts(&mut self, _counts: &BTreeMap<String, usize>) -> Result<(), String> {
+        Err("these users cannot be set to per-class counts".into())
+    }
     /// Users running now.
     fn user_count(&self) -> usize;
     /// Users running now per class name.
@@ -55,6 +61,10 @@ impl Users for LocalRunner {
     }
     fn tick(&mut self) -> Option<usize> {
         LocalRunner::tick(self)
+    }
+    fn set_class_counts(&mut self, counts: &BTreeMap<String, usize>) -> Result<(), String> {
+        LocalRunner::set_class_counts(self, counts);
+        Ok(())
     }
     fn user_count(&self) -> usize {
         LocalRunner::user_count(self)

@@ -1,8 +1,8 @@
 //! The runner's own script context. Listeners of the events the runner fires (init, test_start,
-//! spawning_complete, test_stopping, test_stop, quitting) run here, on the control thread, one
-//! after the other in a coroutine with a process-wide HTTP session: they may `sleep` and make
-//! requests through `client()`, as Locust's test_start hooks do (the seed's "get a token at test
-//! start").
+//! spawning_complete, test_stopping, test_stop, quitting) and handlers of custom messages from
+//! other nodes (`on_message`) run here, on the control thread, one after the other in a coroutine
+//! with a process-wide HTTP session: they may `sleep` and make requests through `client()`, as
+//! Locust's test_start hooks do (the seed's "get a token at test start").
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -94,15 +94,25 @@ impl Hooks {
             return;
         }
         let sc = self.scenario.clone();
-        if let Err(e) = coro::run(
+        self.run(name, move || sc.fire(name, args)).await;
+    }
+
+    /// Run the script's handlers of a custom message (`on_message`); returns when they are done.
+    pub async fn fire_message(&self, kind: &str, data: Dynamic) {
+        let sc = self.scenario.clone();
+        let k = kind.to_owned();
+        self.run(kind, move || sc.fire_message(&k, data)).await;
+    }
+
+    async fn run(&self, what: &str, listeners: impl FnOnce() + 'static) {
+        let out = coro::run(
             &self.pool,
             Some(self.ctx.clone()),
             StopLevel::Kill,
-            move || sc.fire(name, args),
-        )
-        .await
-        {
-            log::error!("listeners of '{name}': {e}");
+            listeners,
+        );
+        if let Err(e) = out.await {
+            log::error!("listeners of '{what}': {e}");
         }
     }
 

@@ -7,7 +7,7 @@ pub mod hooks;
 pub mod user;
 pub mod worker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -84,6 +84,8 @@ pub struct LocalRunner {
     deltas: mpsc::UnboundedReceiver<Delta>,
     live: Arc<AtomicUsize>,
     windows: Vec<Arc<Mutex<Stats>>>,
+    /// Class names a master asked for that the scenario lacks (each is logged once).
+    unknown_classes: HashSet<String>,
 }
 
 impl LocalRunner {
@@ -146,6 +148,7 @@ impl LocalRunner {
             deltas: drx,
             live,
             windows: cfg.windows,
+            unknown_classes: HashSet::new(),
         })
     }
 
@@ -258,6 +261,11 @@ impl LocalRunner {
             }
             return false;
         };
+        self.spawn_class(class);
+        true
+    }
+
+    fn spawn_class(&mut self, class: usize) {
         let id = self.next_id;
         self.next_id += 1;
         let (stop, done) = (StopSignal::new(), Arc::new(AtomicBool::new(false)));
@@ -269,7 +277,40 @@ impl LocalRunner {
             done: done.clone(),
         }));
         self.users.push(UserHandle { class, stop, done });
-        true
+    }
+
+    /// Reach these absolute per-class counts at once, as a Locust worker does on `spawn` (its
+    /// master does the ramping): missing users start now, surplus ones stop, each class's most
+    /// recent first. Classes not named keep their users; a name the scenario does not declare (a
+    /// master whose locustfile has more classes) is logged once and skipped. Ends any ramp.
+    pub fn set_class_counts(&mut self, counts: &BTreeMap<String, usize>) {
+        self.ramp = None;
+        // Users that ended by themselves (stop_user(), a failed on_start) no longer count, as in
+        // Locust, where a dead greenlet leaves the group: the next spawn replaces them.
+        self.users.retain(|u| !u.done.load(Ordering::Acquire));
+        for (name, &want) in counts {
+            let Some(class) = self.scenario.classes.iter().position(|c| &c.name == name) else {
+                if self.unknown_classes.insert(name.clone()) {
+                    log::warn!(
+                        "the master asked for {want} user(s) of class '{name}', which this scenario does not declare; ignored"
+                    );
+                }
+                continue;
+            };
+            let have = self.users.iter().filter(|u| u.class == class).count();
+            for _ in have..want {
+                self.spawn_class(class);
+            }
+            let mut surplus = have.saturating_sub(want);
+            let mut i = self.users.len();
+            while surplus > 0 && i > 0 {
+                i -= 1;
+                if self.users[i].class == class {
+                    self.users.remove(i).stop.raise(StopLevel::Kill);
+                    surplus -= 1;
+                }
+            }
+        }
     }
 
     /// Merge whatever the workers shipped, and what the runner's own listeners recorded here.

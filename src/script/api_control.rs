@@ -1,5 +1,6 @@
-//! Script control beyond a single task: the node's role, stopping the whole test, time, more
-//! random helpers, timers that report a sample later, and background jobs owned by the user.
+//! Script control beyond a single task: the node's role, stopping the whole test, custom messages
+//! to the other nodes, time, more random helpers, timers that report a sample later, and
+//! background jobs owned by the user.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -84,6 +85,21 @@ pub fn register(engine: &mut Engine, unit: usize, control: &Arc<RunControl>) {
     let c = control.clone();
     engine.register_fn("stop_test", move |reason: Dynamic| {
         c.request_stop(reason.to_string())
+    });
+
+    let c = control.clone();
+    engine.register_fn("send_message", move |kind: &str, data: Dynamic| -> R<()> {
+        let data = rhai::serde::from_dynamic::<serde_json::Value>(&data).map_err(|e| {
+            runtime_error(format!(
+                "send_message(\"{kind}\", data): data must be plain values (maps, arrays, strings, numbers, booleans, ()): {e}"
+            ))
+        })?;
+        c.send_message(kind, data).map_err(runtime_error)
+    });
+    let c = control.clone();
+    engine.register_fn("send_message", move |kind: &str| -> R<()> {
+        c.send_message(kind, serde_json::Value::Null)
+            .map_err(runtime_error)
     });
 
     engine.register_fn("now", crate::stats::unix_now);

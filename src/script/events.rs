@@ -1,6 +1,8 @@
-//! Events: Locust's built-in hooks (test_start, request, ...) and custom events a script creates,
-//! each a list of listeners called in order with one map of named arguments. A listener's error is
-//! logged and counted as an exception; it never stops the run or the other listeners.
+//! Events: Locust's built-in hooks (test_start, request, ...), custom events a script creates and
+//! the handlers of custom messages from other nodes (`on_message`, Locust's `register_message`),
+//! each a list of listeners called in order with one argument (a map of named arguments; a
+//! message's data). A listener's error is logged and counted as an exception; it never stops the
+//! run or the other listeners.
 //!
 //! Events are shared by all of a scenario's files; each listener runs in the file that added it
 //! (its functions resolve there), whichever file fires the event.
@@ -14,6 +16,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCa
 
 use super::context;
 use super::error::{classify, runtime_error, Control};
+use super::run_control::check_message_type;
 use super::units::Units;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
@@ -73,6 +76,15 @@ pub const BUILTIN: [&str; 9] = {
     names
 };
 
+/// `on_message(type, f)` handlers are the listeners of the event `message:<type>`; `event()`
+/// refuses names with this prefix, so scripts cannot collide with them.
+const MESSAGE_PREFIX: &str = "message:";
+
+/// The event whose listeners handle custom messages of type `kind`.
+pub fn message_event(kind: &str) -> String {
+    format!("{MESSAGE_PREFIX}{kind}")
+}
+
 /// A listener: a function pointer, and the scenario file (unit) whose functions it calls.
 #[derive(Clone)]
 pub struct Listener {
@@ -113,24 +125,23 @@ impl Events {
     }
 
     /// Call a listener in its own file.
-    pub fn call(&self, l: &Listener, args: Map) -> R<Dynamic> {
+    pub fn call(&self, l: &Listener, arg: Dynamic) -> R<Dynamic> {
         let units = self.units.get().and_then(Weak::upgrade).ok_or_else(|| {
             runtime_error(
                 "a listener added by another scenario file cannot run while the files are still loading",
             )
         })?;
-        units.call(
-            l.unit,
-            l.f.fn_name(),
-            l.f.curry(),
-            None,
-            vec![Dynamic::from_map(args)],
-        )
+        units.call(l.unit, l.f.fn_name(), l.f.curry(), None, vec![arg])
     }
 
     /// Run `name`'s listeners (from Rust: the runner, a dropped response).
     pub fn fire(&self, name: &str, args: &Map) {
-        self.fire_with(name, args, |l, a| self.call(l, a));
+        self.fire_with(name, args, |l, a| self.call(l, Dynamic::from_map(a)));
+    }
+
+    /// Run the `on_message(kind, ..)` handlers with a message's data.
+    pub fn fire_message(&self, kind: &str, data: &Dynamic) {
+        self.fire_with(&message_event(kind), data, |l, d| self.call(l, d));
     }
 
     pub fn has_listeners(&self, name: &str) -> bool {
@@ -162,6 +173,11 @@ impl Events {
         if name.trim().is_empty() {
             return Err(runtime_error("event(name): the name must not be empty"));
         }
+        if name.starts_with(MESSAGE_PREFIX) {
+            return Err(runtime_error(format!(
+                "event(\"{name}\"): names starting with '{MESSAGE_PREFIX}' belong to on_message()"
+            )));
+        }
         let mut map = self.listeners.write();
         if BUILTIN.contains(&name) {
             return Err(runtime_error(format!(
@@ -172,8 +188,20 @@ impl Events {
         Ok(EventHandle(name.into()))
     }
 
-    /// Run `name`'s listeners in order, each through `call`. Errors are logged and counted.
-    fn fire_with(&self, name: &str, args: &Map, call: impl Fn(&Listener, Map) -> R<Dynamic>) {
+    /// `on_message(kind, f)`: `f(data)` runs for each custom message of type `kind`.
+    fn add_message_handler(&self, kind: &str, f: FnPtr, unit: usize) -> R<()> {
+        check_message_type(kind).map_err(|e| runtime_error(format!("on_message: {e}")))?;
+        self.listeners
+            .write()
+            .entry(message_event(kind))
+            .or_default()
+            .push(Listener { f, unit });
+        Ok(())
+    }
+
+    /// Run `name`'s listeners in order, each through `call` with its own copy of `args`. Errors
+    /// are logged and counted.
+    fn fire_with<A: Clone>(&self, name: &str, args: &A, call: impl Fn(&Listener, A) -> R<Dynamic>) {
         let listeners = match self.listeners.read().get(name) {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return,
@@ -208,6 +236,10 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, unit: usize) {
     engine.register_fn("add", move |h: &mut EventHandle, f: FnPtr| {
         ev.add(&h.0, f, unit)
     });
+    let ev = events.clone();
+    engine.register_fn("on_message", move |kind: &str, f: FnPtr| {
+        ev.add_message_handler(kind, f, unit)
+    });
 
     let fire = {
         let ev = events.clone();
@@ -231,7 +263,7 @@ pub fn register(engine: &mut Engine, events: Arc<Events>, unit: usize) {
                 if l.unit == unit {
                     l.f.call_within_context::<Dynamic>(&ctx, (a,))
                 } else {
-                    ev.call(l, a)
+                    ev.call(l, Dynamic::from_map(a))
                 }
             });
             Ok(())

@@ -158,6 +158,16 @@ impl Scenario {
         self.events.fire(name, &args);
     }
 
+    /// Run the `on_message(kind, ..)` handlers with the message's data.
+    pub fn fire_message(&self, kind: &str, data: Dynamic) {
+        self.events.fire_message(kind, &data);
+    }
+
+    /// Whether the script handles custom messages of type `kind`.
+    pub fn handles_message(&self, kind: &str) -> bool {
+        self.events.has_listeners(&events::message_event(kind))
+    }
+
     /// The summed weight of the classes without a `fixed_count` (they share what fixed ones leave).
     pub fn weight_of_weighted_classes(&self) -> f64 {
         self.classes

@@ -1,5 +1,6 @@
 //! Run state that scripts read and the test run writes: the node's role (Locust's runner type and
-//! worker index) and a script's `stop_test()` request. One value per test run, captured by the
+//! worker index), a script's `stop_test()` request and the custom messages it sent
+//! (`send_message`) until the front end ships them. One value per test run, captured by the
 //! engine's functions when the scenario is compiled — no process-wide statics, so a worker that
 //! reconnects, or two runs in one process (tests), never see each other's state.
 
@@ -36,11 +37,20 @@ pub struct Role {
     pub worker_count: i64,
 }
 
+/// Most custom messages waiting to be shipped: the front end drains them every 50 ms, so more
+/// means a script sending in a loop; refusing beats growing without bound.
+pub const MAX_PENDING_MESSAGES: usize = 10_000;
+
+/// A custom message a script sent: its type and its data (JSON-like, so this layer needs no wire
+/// format; the front end encodes it).
+pub type OutgoingMessage = (String, serde_json::Value);
+
 /// The shared run state of one test run.
 #[derive(Debug, Default)]
 pub struct RunControl {
     role: RwLock<Role>,
     stop_request: Mutex<Option<String>>,
+    outbox: Mutex<Vec<OutgoingMessage>>,
 }
 
 impl RunControl {
@@ -48,6 +58,7 @@ impl RunControl {
         Arc::new(RunControl {
             role: RwLock::new(role),
             stop_request: Mutex::new(None),
+            outbox: Mutex::new(Vec::new()),
         })
     }
 
@@ -68,6 +79,44 @@ impl RunControl {
     pub fn take_stop_request(&self) -> Option<String> {
         self.stop_request.lock().take()
     }
+
+    /// A script's `send_message(kind, data)` (Locust's `runner.send_message`): queued for the
+    /// front end, which sends it to the master (on a worker) or to every worker (on a master).
+    pub fn send_message(&self, kind: &str, data: serde_json::Value) -> Result<(), String> {
+        if self.role().kind == RoleKind::Local {
+            return Err(format!(
+                "send_message(\"{kind}\", ..) needs a master or a worker: this run is local (start it with --master or --worker)"
+            ));
+        }
+        check_message_type(kind)?;
+        let mut out = self.outbox.lock();
+        if out.len() >= MAX_PENDING_MESSAGES {
+            return Err(format!(
+                "send_message: {MAX_PENDING_MESSAGES} messages are already waiting to be sent; send fewer"
+            ));
+        }
+        out.push((kind.to_owned(), data));
+        Ok(())
+    }
+
+    /// The messages sent since the last call, oldest first (the front end ships them).
+    pub fn take_outbox(&self) -> Vec<OutgoingMessage> {
+        std::mem::take(&mut *self.outbox.lock())
+    }
+}
+
+/// A custom message type must be non-empty and not one of Locust's own (`spawn`, `quit`, ...):
+/// sending those would drive the other node, and handlers for them would never run.
+pub fn check_message_type(kind: &str) -> Result<(), String> {
+    if kind.trim().is_empty() {
+        return Err("a message type must not be empty".into());
+    }
+    if crate::distributed::payload::PROTOCOL_TYPES.contains(&kind) {
+        return Err(format!(
+            "'{kind}' is a message type of Locust's protocol; pick another name for your own messages"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -82,6 +131,30 @@ mod tests {
         c.request_stop("b".into());
         assert_eq!(c.take_stop_request().as_deref(), Some("a"));
         assert_eq!(c.take_stop_request(), None);
+    }
+
+    #[test]
+    fn messages_need_a_distributed_role_and_a_free_type() {
+        let c = RunControl::new(Role::default());
+        let err = c.send_message("x", serde_json::Value::Null).unwrap_err();
+        assert!(err.contains("needs a master or a worker"), "{err}");
+        c.set_role(Role {
+            kind: RoleKind::Worker,
+            ..Role::default()
+        });
+        assert!(c.send_message("quit", serde_json::Value::Null).is_err());
+        assert!(c.send_message(" ", serde_json::Value::Null).is_err());
+        c.send_message("a", 1.into()).unwrap();
+        c.send_message("b", 2.into()).unwrap();
+        assert_eq!(
+            c.take_outbox(),
+            vec![("a".to_owned(), 1.into()), ("b".to_owned(), 2.into())]
+        );
+        assert!(c.take_outbox().is_empty());
+        for _ in 0..MAX_PENDING_MESSAGES {
+            c.send_message("a", serde_json::Value::Null).unwrap();
+        }
+        assert!(c.send_message("a", serde_json::Value::Null).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - `target`: the in-process axum target on 127.0.0.1 that counts what it sees;
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
+//! - `library`: configurations for tests that drive the library (runner, test run) directly;
+//! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it);
 //! - `locust_keys`: the shapes of Locust's web API answers.
 //!
 //! Each test file uses only part of it, hence the allowances: what one test crate leaves unused
@@ -14,6 +16,8 @@
 pub mod child;
 mod csv_files;
 mod demo_target;
+mod library;
+mod locust;
 mod locust_keys;
 mod process;
 mod scenario;
@@ -24,6 +28,8 @@ pub mod test_run;
 
 pub use csv_files::*;
 pub use demo_target::*;
+pub use library::*;
+pub use locust::*;
 pub use locust_keys::*;
 pub use process::*;
 pub use scenario::*;

@@ -113,13 +113,13 @@ fn v<T: Clone>(given: &Option<Given<T>>) -> Option<T> {
 fn web(spec: &RunSpec) -> &WebOptions {
     match &spec.ui {
         Ui::Web(w) => w,
-        Ui::Headless(_) => panic!("a headless run"),
+        other => panic!("not a web UI run: {other:?}"),
     }
 }
 
 fn console(spec: &RunSpec) -> &ConsoleOptions {
     match &spec.ui {
         Ui::Headless(c) => c,
-        Ui::Web(_) => panic!("a web UI run"),
+        other => panic!("not a headless run: {other:?}"),
     }
 }

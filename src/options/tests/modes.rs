@@ -323,8 +323,7 @@ fn help_and_version_are_info_with_exit_0() {
 fn locust_options_rustlocust_lacks_are_refused() {
     for args in [
         &["x.rhai", "--master"][..],
-        &["--worker", "x.rhai"],
-        &["x.rhai", "--master-host=10.0.0.1"],
+        &["x.rhai", "--expect-workers", "2"],
         &["x.rhai", "--processes", "4"],
     ] {
         let e = err(args);
@@ -341,6 +340,36 @@ fn locust_options_rustlocust_lacks_are_refused() {
     }
     // After `--` it is a positional argument.
     assert!(spec(&["x.rhai", "--", "--master"]).is_ok());
+}
+
+#[test]
+fn worker_and_its_master() {
+    let s = spec(&[
+        "x.rhai",
+        "--worker",
+        "--master-host",
+        "10.0.0.5",
+        "--master-port",
+        "6000",
+    ])
+    .expect("a worker");
+    let Ui::Worker(w) = &s.ui else {
+        panic!("not a worker: {:?}", s.ui);
+    };
+    assert_eq!((w.master_host.as_str(), w.master_port), ("10.0.0.5", 6000));
+    let s = spec(&["x.rhai", "--worker"]).expect("a worker with Locust's defaults");
+    let Ui::Worker(w) = &s.ui else {
+        panic!("not a worker");
+    };
+    assert_eq!((w.master_host.as_str(), w.master_port), ("127.0.0.1", 5557));
+    let msg = err(&["x.rhai", "--master-host", "m"]).to_string();
+    assert!(msg.contains("add --worker"), "{msg}");
+    for bad in ["0", "70000", "x"] {
+        let msg = err(&["x.rhai", "--worker", "--master-port", bad]).to_string();
+        assert!(msg.contains("master-port"), "{bad}: {msg}");
+    }
+    let msg = err(&["x.rhai", "--worker", "--master-host", "http://m:5557"]).to_string();
+    assert!(msg.contains("not a URL"), "{msg}");
 }
 
 #[test]

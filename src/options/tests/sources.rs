@@ -315,8 +315,8 @@ fn locust_options_rustlocust_lacks_are_refused_from_every_source() {
     assert_eq!(
         msg,
         "environment variable LOCUST_MODE_MASTER: --master is a Locust option rustlocust does \
-         not support (distributed mode; rustlocust runs the load from one process on all \
-         cores); remove it"
+         not support (a rustlocust master is not there yet: run Locust's master \
+         (`locust --master`) with rustlocust workers (`--worker`)); remove it"
     );
     let msg = refused(
         &[],
