@@ -371,6 +371,45 @@ fn a_worker_runs_under_a_locust_master_and_its_csv_counts_our_requests() {
     );
 }
 
+/// The real binary with `--worker --master-port` (Locust's flags) under a real Locust master.
+#[test]
+fn the_binary_runs_as_a_worker_with_locusts_flags() {
+    let Some(dir) = stub_dir("binary_worker_under_a_locust_master", MASTER_STUB) else {
+        return;
+    };
+    let target = Target::start();
+    let sc = common::scenario(PLAIN);
+    let port = free_port();
+    let mut master = locust_master(dir.path(), port, "4", "6s", "b");
+    let mut cmd = common::bin();
+    cmd.arg(&sc.path)
+        .args(["--worker", "--master-host", "127.0.0.1", "--master-port"])
+        .arg(port.to_string())
+        .args(["-H", &target.url()]);
+    let worker = common::spawn(cmd);
+    let status = master.wait_exit(Duration::from_secs(60));
+    let log = text_of(dir.path(), &format!("master-{port}.log"));
+    assert!(status.is_some(), "the master did not exit; its log:\n{log}");
+    let r = worker.wait(Duration::from_secs(15));
+    assert_eq!(
+        r.code,
+        0,
+        "the worker exits 0 after quit:\n{}\n{log}",
+        r.all()
+    );
+    let stats = text_of(dir.path(), "b_stats.csv");
+    let counted: u64 = csv_row(&stats, "GET", "/w")
+        .get(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let seen = target.seen.count("/w");
+    assert!(seen > 50, "the target saw only {seen}");
+    assert!(
+        seen.abs_diff(counted) <= 4,
+        "master counted {counted}, target saw {seen}\n{stats}\n{log}"
+    );
+}
+
 /// What the worker does with the master's message, and what it sends back.
 const MESSAGING: &str = r#"
 user("MyUser", #{ wait_time: constant(0.2), tasks: ["t"], on_start: "hello" });
