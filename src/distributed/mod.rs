@@ -5,7 +5,9 @@
 //! Layers, bottom up: [`zmtp`] (ZeroMQ's wire protocol, ROUTER/DEALER subset), [`transport`]
 //! (the master's and the worker's sockets), [`protocol`] (Locust's msgpack message), [`payload`]
 //! (the typed message catalogue) and [`report`] (stats reports to and from [`crate::stats`]).
+//! On top: [`dispatch`] (which worker runs which users).
 
+pub mod dispatch;
 pub mod payload;
 pub mod protocol;
 pub mod report;
@@ -21,4 +23,4 @@ pub use protocol::{
     DEFAULT_MASTER_PORT, DEFAULT_MAX_FRAME_BYTES, LOCUST_VERSION,
 };
 pub use report::{merge_report, StatsEntryDict, StatsErrorDict, StatsReport};
-pub use transport::{MasterSocket, TransportError, TransportOptions, WorkerSocket};
+pub use transport::{MasterSender, MasterSocket, TransportError, TransportOptions, WorkerSocket};
