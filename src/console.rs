@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::report::{console, json};
-use crate::run::{drive, FrontEnd, RunConfig, TestRun};
+use crate::run::{drive, users, FrontEnd, RunConfig, TestRun, UsersFactory};
 use crate::script::Scenario;
 use crate::stats::unix_now;
 
@@ -85,8 +85,20 @@ pub async fn run(
     cfg: RunConfig,
     opts: ConsoleOptions,
 ) -> anyhow::Result<i32> {
+    run_with_users(scenario, cfg, opts, users::local(), |code| code).await
+}
+
+/// [`run`] with the users `users` makes (a master's workers); `exit_code` may change the code
+/// the statistics call for (a master that lost every worker exits non-zero).
+pub async fn run_with_users(
+    scenario: Arc<Scenario>,
+    cfg: RunConfig,
+    opts: ConsoleOptions,
+    users: UsersFactory,
+    exit_code: impl Fn(i32) -> i32,
+) -> anyhow::Result<i32> {
     let load = cfg.load.clone();
-    let mut run = TestRun::new(cfg, scenario).await;
+    let mut run = TestRun::with_users(cfg, scenario, users).await;
     if let Err(e) = run.start(load).await {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
@@ -97,7 +109,7 @@ pub async fn run(
     };
     drive(&mut run, &mut console, None).await?;
     console.summary(&run)?;
-    let code = run.exit_code();
+    let code = exit_code(run.exit_code());
     run.quit(code).await;
     Ok(code)
 }

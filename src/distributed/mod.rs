@@ -5,15 +5,20 @@
 //! Layers, bottom up: [`zmtp`] (ZeroMQ's wire protocol, ROUTER/DEALER subset), [`transport`]
 //! (the master's and the worker's sockets), [`protocol`] (Locust's msgpack message), [`payload`]
 //! (the typed message catalogue) and [`report`] (stats reports to and from [`crate::stats`]).
-//! On top: [`dispatch`] (which worker runs which users).
+//! On top: [`dispatch`] (which worker runs which users) and [`master`] (the master role).
 
 pub mod dispatch;
+pub mod master;
 pub mod payload;
 pub mod protocol;
 pub mod report;
 pub mod transport;
 pub mod zmtp;
 
+pub use master::{
+    run_master_headless, run_master_headless_on, CustomMessage, Master, MasterConfig, MasterError,
+    MasterOptions, RemoteUsers, WorkerInfo,
+};
 pub use payload::{
     Ack, ClientReady, ExceptionReport, Heartbeat, Logs, Payload, Spawn, SpawningComplete,
     UpdateUserClass, WorkerState,
