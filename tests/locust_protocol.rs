@@ -4,11 +4,12 @@
 //! reports must merge into our [`Stats`]. Skips when `locust` is missing, unless
 //! RUSTLOCUST_REQUIRE_LOCUST is set (CI), where a missing Locust fails the test.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{locust_stub_dir, log_text, LocustProc};
 use rmpv::Value;
 use rustlocust::distributed::{
     merge_report, new_node_id, Ack, ClientReady, Heartbeat, MasterSocket, Payload, Spawn,
@@ -16,86 +17,11 @@ use rustlocust::distributed::{
 };
 use rustlocust::stats::{unix_now, Shard, Stats};
 
-/// Whether the Locust CLI can run here; panics instead of skipping where CI requires it.
-fn locust_available(test: &str) -> bool {
-    let ok = Command::new("locust")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        // CI sets this: there the Locust tests must run, never skip quietly.
-        let required =
-            std::env::var("RUSTLOCUST_REQUIRE_LOCUST").is_ok_and(|v| !v.is_empty() && v != "0");
-        assert!(
-            !required,
-            "{test}: `locust` is not installed but RUSTLOCUST_REQUIRE_LOCUST is set"
-        );
-        eprintln!("SKIPPED {test}: `locust` is not installed (pip install locust==2.47.0)");
-    }
-    ok
-}
-
-/// A child process stopped by its own PID when the test ends, however it ends.
-struct Proc(Child);
-
-impl Proc {
-    fn spawn(args: &[&str], dir: &Path, log_name: &str) -> Proc {
-        let log = std::fs::File::create(dir.join(log_name)).expect("log file");
-        let err = log.try_clone().expect("log file");
-        let child = Command::new("locust")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("locust starts");
-        Proc(child)
-    }
-
-    /// Waits up to `limit` for the process to exit on its own.
-    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// A temp dir holding `stub.py`, or None when the test is skipped.
-fn stub_dir(test: &str, stub: &str) -> Option<tempfile::TempDir> {
-    if !locust_available(test) {
-        return None;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("stub.py"), stub).expect("stub");
-    Some(dir)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-fn log_of(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
 
 const MASTER_STUB: &str = "\
@@ -217,7 +143,7 @@ fn csv_row(csv: &str, method: &str, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rustlocust_worker_reports_to_a_locust_master() {
-    let Some(dir) = stub_dir(
+    let Some(dir) = locust_stub_dir(
         "a_rustlocust_worker_reports_to_a_locust_master",
         MASTER_STUB,
     ) else {
@@ -226,7 +152,7 @@ async fn a_rustlocust_worker_reports_to_a_locust_master() {
     let port = free_port().to_string();
     let csv = dir.path().join("m");
     let csv = csv.to_str().expect("utf-8 path");
-    let mut master = Proc::spawn(
+    let mut master = LocustProc::spawn(
         &[
             "-f",
             "stub.py",
@@ -252,7 +178,7 @@ async fn a_rustlocust_worker_reports_to_a_locust_master() {
     );
     let seen = rust_worker(port.parse().unwrap_or_default()).await;
     let status = master.wait_exit(Duration::from_secs(30));
-    let log = log_of(dir.path(), "master.log");
+    let log = log_text(dir.path(), "master.log");
     assert!(status.is_some(), "the master did not exit; its log:\n{log}");
     assert!(!log.contains("Traceback"), "the master raised:\n{log}");
     for kind in ["ack", "spawn", "quit"] {
@@ -279,26 +205,15 @@ async fn a_rustlocust_worker_reports_to_a_locust_master() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rustlocust_master_drives_a_locust_worker() {
-    let Some(dir) = stub_dir("a_rustlocust_master_drives_a_locust_worker", WORKER_STUB) else {
+    let Some(dir) = locust_stub_dir("a_rustlocust_master_drives_a_locust_worker", WORKER_STUB)
+    else {
         return;
     };
     let mut master = MasterSocket::bind("127.0.0.1", 0, TransportOptions::default())
         .await
         .expect("bind");
     let port = master.port().to_string();
-    let mut worker = Proc::spawn(
-        &[
-            "-f",
-            "stub.py",
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            &port,
-        ],
-        dir.path(),
-        "worker.log",
-    );
+    let mut worker = LocustProc::worker(dir.path(), &port, "worker.log");
     let mut stats = Stats::new(unix_now());
     let mut seen: Vec<String> = Vec::new();
     let mut worker_id = None;
@@ -351,7 +266,7 @@ async fn a_rustlocust_master_drives_a_locust_worker() {
             let _ = master.send(&reply.to_message(&node).expect("encodes"));
         }
     }
-    let log = log_of(dir.path(), "worker.log");
+    let log = log_text(dir.path(), "worker.log");
     assert!(!log.contains("Traceback"), "the worker raised:\n{log}");
     assert!(
         worker_id.is_some(),

@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustlocust::http::HttpConfig;
-use rustlocust::run::{Load, Outputs, RunConfig, TestRun, Tick};
-use rustlocust::runner::RunnerConfig;
-use rustlocust::script::{LoadOptions, Role, RoleKind, RunControl, Scenario};
+use rustlocust::run::{RunConfig, TestRun, Tick};
+use rustlocust::script::{Role, RoleKind, RunControl, Scenario};
 
 const SCENARIO: &str = r#"
 user("U", #{
@@ -24,34 +22,12 @@ fn t() {
 "#;
 
 fn config(host: &str, control: Arc<RunControl>) -> RunConfig {
-    RunConfig {
-        scenario_file: PathBuf::from("two_runs.rhai"),
-        scenario_options: LoadOptions {
-            control,
-            ..LoadOptions::default()
-        },
-        load: Load {
-            users: 2,
-            spawn_rate: 100.0,
-            host: Some(host.to_string()),
-            run_time: None,
-            user_classes: Vec::new(),
-        },
-        stop_timeout: Duration::ZERO,
-        runner: RunnerConfig {
-            threads: 1,
-            http: HttpConfig::default(),
-            seed: Some(1),
-            max_stacks: Some(16),
-            host: Some(host.to_string()),
-            max_jobs: 10,
-            user_classes: Vec::new(),
-            stats: None,
-            windows: Vec::new(),
-        },
-        outputs: Outputs::default(),
-        exit_code_on_error: 1,
-    }
+    let mut cfg = common::test_run_config(2, 100.0, None, None);
+    cfg.scenario_file = PathBuf::from("two_runs.rhai");
+    cfg.scenario_options.control = control;
+    cfg.load.host = Some(host.to_string());
+    cfg.runner.host = Some(host.to_string());
+    cfg
 }
 
 /// Runs one test on its own thread until it ends by itself or `limit` passes; returns why it

@@ -5,7 +5,9 @@
 //! - `target`: the in-process axum target on 127.0.0.1 that counts what it sees;
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
-//! - `locust_keys`: the shapes of Locust's web API answers.
+//! - `locust_keys`: the shapes of Locust's web API answers;
+//! - `locust`: the real Locust CLI (skip when missing), its processes and locustfiles;
+//! - `master`: in-process run configs, and a distributed master's scenario.
 //!
 //! Each test file uses only part of it, hence the allowances: what one test crate leaves unused
 //! another needs.
@@ -13,7 +15,9 @@
 
 mod csv_files;
 mod demo_target;
+mod locust;
 mod locust_keys;
+mod master;
 mod process;
 mod scenario;
 mod server;
@@ -21,7 +25,9 @@ mod target;
 
 pub use csv_files::*;
 pub use demo_target::*;
+pub use locust::*;
 pub use locust_keys::*;
+pub use master::*;
 pub use process::*;
 pub use scenario::*;
 pub use target::*;
