@@ -9,12 +9,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{master_scenario, test_run_config};
+use common::{csv, master_scenario, stats_row, test_run_config};
 use rmpv::Value;
+use rustlocust::console::ConsoleOptions;
 use rustlocust::distributed::zmtp::{self, SocketType};
 use rustlocust::distributed::{
-    Ack, ClientReady, Heartbeat, Master, MasterConfig, Message, Payload, SpawningComplete,
-    StatsReport, TransportOptions, WorkerSocket, WorkerState,
+    run_master_headless_on, Ack, ClientReady, Heartbeat, Master, MasterConfig, MasterOptions,
+    Message, Payload, SpawningComplete, StatsReport, TransportOptions, WorkerSocket, WorkerState,
 };
 use rustlocust::run::{Load, TestRun, Tick};
 use rustlocust::stats::{unix_now, Shard, Stats};
@@ -68,9 +69,9 @@ fn send(socket: &WorkerSocket, p: Payload) {
 }
 
 /// A worker on our transport: ready, heartbeats each second; on its first spawn it sends
-/// `REPORTS` exact reports, on stop one more (`LAST_SAMPLES`) then `client_stopped`, on quit it
-/// answers quit. Returns the kinds it received.
-async fn fake_worker(port: u16, n: u64) -> Vec<String> {
+/// `REPORTS` exact reports (and with `vanish` then goes silent for good), on stop one more
+/// (`LAST_SAMPLES`) then `client_stopped`, on quit it answers quit. Returns the kinds it received.
+async fn fake_worker(port: u16, n: u64, vanish: bool) -> Vec<String> {
     let id = format!("fakehost_{n:032x}");
     let mut socket = WorkerSocket::connect("127.0.0.1", port, &id, TransportOptions::default());
     send(&socket, Payload::ClientReady(ClientReady::AnyVersion));
@@ -108,6 +109,10 @@ async fn fake_worker(port: u16, n: u64) -> Vec<String> {
                     send(&socket, Payload::Stats(Box::new(r)));
                 }
                 reported = true;
+                if vanish {
+                    socket.close(Duration::from_secs(2)).await;
+                    return seen;
+                }
             }
             Payload::Stop => {
                 users.values_mut().for_each(|c| *c = 0);
@@ -138,7 +143,7 @@ fn exact_reports_merge_into_the_percentiles_of_one_process() {
             .await
             .expect("bind");
         let workers: Vec<_> = (0..WORKERS)
-            .map(|n| tokio::spawn(fake_worker(master.port(), n)))
+            .map(|n| tokio::spawn(fake_worker(master.port(), n, false)))
             .collect();
         within(
             Duration::from_secs(20),
@@ -366,4 +371,65 @@ fn garbage_is_dropped_and_the_master_keeps_serving() {
         assert_eq!(ids, vec![("hosta_1".into(), 0), ("hostb_1".into(), 1)]);
         master.quit().await;
     });
+}
+
+#[test]
+fn a_headless_master_that_loses_every_worker_writes_its_reports_and_fails() {
+    let (rt, local) = local_runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("m");
+    let cfg = test_run_config(
+        2,
+        100.0,
+        Some(Duration::from_secs(60)),
+        Some(prefix.clone()),
+    );
+    let started = Instant::now();
+    let code = local.block_on(&rt, async {
+        let master = Master::bind("127.0.0.1", 0, MasterConfig::default())
+            .await
+            .expect("bind");
+        let worker = tokio::spawn(fake_worker(master.port(), 0, true));
+        let opts = MasterOptions {
+            expect_workers: 1,
+            expect_workers_max_wait: Some(Duration::from_secs(20)),
+            ..MasterOptions::default()
+        };
+        let sc = master_scenario(&cfg);
+        let run = run_master_headless_on(master, sc, cfg, opts, ConsoleOptions::default());
+        let code = within(Duration::from_secs(40), run)
+            .await
+            .expect("the master runs");
+        let _ = within(Duration::from_secs(5), worker).await;
+        code
+    });
+    assert_eq!(code, 1, "losing every worker is a failure");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the test stopped early"
+    );
+    let rows = csv(&prefix, "stats");
+    let row = stats_row(&rows, "GET", "/rust").unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(row["Request Count"], (REPORTS * SAMPLES).to_string());
+}
+
+#[test]
+fn too_few_workers_within_the_max_wait_is_an_error() {
+    let (rt, local) = local_runtime();
+    let cfg = test_run_config(2, 100.0, Some(Duration::from_secs(5)), None);
+    let result = local.block_on(&rt, async {
+        let master = Master::bind("127.0.0.1", 0, MasterConfig::default())
+            .await
+            .expect("bind");
+        let opts = MasterOptions {
+            expect_workers: 2,
+            expect_workers_max_wait: Some(Duration::from_millis(500)),
+            ..MasterOptions::default()
+        };
+        let sc = master_scenario(&cfg);
+        let run = run_master_headless_on(master, sc, cfg, opts, ConsoleOptions::default());
+        within(Duration::from_secs(10), run).await
+    });
+    let err = result.expect_err("not enough workers");
+    assert!(err.to_string().contains("0 of 2 connected"), "{err}");
 }
