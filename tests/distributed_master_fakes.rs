@@ -14,11 +14,13 @@ use rmpv::Value;
 use rustlocust::console::ConsoleOptions;
 use rustlocust::distributed::zmtp::{self, SocketType};
 use rustlocust::distributed::{
-    run_master_headless_on, Ack, ClientReady, Heartbeat, Master, MasterConfig, MasterOptions,
-    Message, Payload, SpawningComplete, StatsReport, TransportOptions, WorkerSocket, WorkerState,
+    run_master_headless_on, run_master_web_on, Ack, ClientReady, Heartbeat, Master, MasterConfig,
+    MasterOptions, Message, Payload, SpawningComplete, StatsReport, TransportOptions, WorkerSocket,
+    WorkerState,
 };
 use rustlocust::run::{Load, TestRun, Tick};
 use rustlocust::stats::{unix_now, Shard, Stats};
+use rustlocust::web::WebOptions;
 use tokio::io::AsyncWriteExt;
 
 /// Every wait in these tests is bounded.
@@ -432,4 +434,79 @@ fn too_few_workers_within_the_max_wait_is_an_error() {
     });
     let err = result.expect_err("not enough workers");
     assert!(err.to_string().contains("0 of 2 connected"), "{err}");
+}
+
+/// GET `path` from 127.0.0.1:`port` as JSON (None until the server answers with JSON).
+fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+#[test]
+fn the_web_api_of_a_master_lists_its_workers() {
+    let web_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let thread = std::thread::spawn(move || {
+        let (rt, local) = local_runtime();
+        local.block_on(&rt, async move {
+            let master = Master::bind("127.0.0.1", 0, MasterConfig::default())
+                .await
+                .expect("bind");
+            for n in 0..2 {
+                tokio::spawn(fake_worker(master.port(), n, false));
+            }
+            let cfg = test_run_config(4, 100.0, Some(Duration::from_secs(4)), None);
+            let opts = MasterOptions {
+                expect_workers: 2,
+                expect_workers_max_wait: Some(Duration::from_secs(20)),
+                ..MasterOptions::default()
+            };
+            let web = WebOptions {
+                bind: std::net::SocketAddr::from(([127, 0, 0, 1], web_port)),
+                autostart: true,
+                autoquit: Some(Duration::from_secs(1)),
+                ..WebOptions::default()
+            };
+            let sc = master_scenario(&cfg);
+            run_master_web_on(master, sc, cfg, opts, web).await
+        })
+    });
+    let mut last = None;
+    let listed = common::wait_until(Duration::from_secs(30), || {
+        last = get_json(web_port, "/stats/requests");
+        let workers = last.as_ref().and_then(|v| v["workers"].as_array().cloned());
+        workers.is_some_and(|ws| {
+            ws.len() == 2
+                && ws.iter().all(|w| {
+                    w["user_count"] == 2
+                        && w["state"] == "running"
+                        && w["id"]
+                            .as_str()
+                            .is_some_and(|id| id.starts_with("fakehost_"))
+                        && w["cpu_usage"] == 1.0
+                        && w["memory_usage"] == 1 << 20
+                })
+        }) && last.as_ref().is_some_and(|v| v["worker_count"] == 2)
+    });
+    assert!(listed, "/stats/requests: {last:?}");
+    assert_eq!(
+        get_json(web_port, "/worker-count"),
+        Some(serde_json::json!({"worker_count": 2}))
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(30), || thread.is_finished()),
+        "the web master did not quit after --autoquit"
+    );
+    let code = thread
+        .join()
+        .expect("master thread")
+        .expect("the master runs");
+    assert_eq!(code, 0);
 }

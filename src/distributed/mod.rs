@@ -16,8 +16,8 @@ pub mod transport;
 pub mod zmtp;
 
 pub use master::{
-    run_master_headless, run_master_headless_on, CustomMessage, Master, MasterConfig, MasterError,
-    MasterOptions, RemoteUsers, WorkerInfo,
+    run_master_headless, run_master_headless_on, run_master_web, run_master_web_on, CustomMessage,
+    Master, MasterConfig, MasterError, MasterOptions, RemoteUsers, WorkerInfo,
 };
 pub use payload::{
     Ack, ClientReady, ExceptionReport, Heartbeat, Logs, Payload, Spawn, SpawningComplete,

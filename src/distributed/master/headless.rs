@@ -53,18 +53,7 @@ pub async fn run_master_headless(
     opts: MasterOptions,
     console: ConsoleOptions,
 ) -> anyhow::Result<i32> {
-    let config = MasterConfig {
-        transport: TransportOptions::default(),
-        enable_rebalancing: opts.enable_rebalancing,
-    };
-    let master = Master::bind(&opts.bind_host, opts.bind_port, config)
-        .await
-        .with_context(|| {
-            format!(
-                "the master port ({}:{}) is not available: is another master still running?",
-                opts.bind_host, opts.bind_port
-            )
-        })?;
+    let master = bind_from(&opts).await?;
     run_master_headless_on(master, scenario, cfg, opts, console).await
 }
 
@@ -77,16 +66,7 @@ pub async fn run_master_headless_on(
     opts: MasterOptions,
     console: ConsoleOptions,
 ) -> anyhow::Result<i32> {
-    log::info!("Master listening for workers on {}", master.local_addr());
-    master.set_control(scenario.control.clone());
-    if let Err(e) = master
-        .wait_for_workers(opts.expect_workers, opts.expect_workers_max_wait)
-        .await
-    {
-        log::error!("{e}");
-        master.quit().await;
-        return Err(e.into());
-    }
+    start(&master, &scenario, &opts, true).await?;
     let users = master.users_factory(cfg.stop_timeout);
     let watched = master.clone();
     let result = console::run_with_users(scenario, cfg, console, users, move |code| {
@@ -99,4 +79,43 @@ pub async fn run_master_headless_on(
     .await;
     master.quit().await;
     result
+}
+
+/// Binds the master `opts` asks for.
+pub(super) async fn bind_from(opts: &MasterOptions) -> anyhow::Result<Arc<Master>> {
+    let config = MasterConfig {
+        transport: TransportOptions::default(),
+        enable_rebalancing: opts.enable_rebalancing,
+    };
+    Master::bind(&opts.bind_host, opts.bind_port, config)
+        .await
+        .with_context(|| {
+            format!(
+                "the master port ({}:{}) is not available: is another master still running?",
+                opts.bind_host, opts.bind_port
+            )
+        })
+}
+
+/// Makes scripts see the master role and, with `wait`, waits for `--expect-workers`; when they
+/// do not come, the ones that did are sent `quit` and the error is returned.
+pub(super) async fn start(
+    master: &Master,
+    scenario: &Scenario,
+    opts: &MasterOptions,
+    wait: bool,
+) -> anyhow::Result<()> {
+    log::info!("Master listening for workers on {}", master.local_addr());
+    master.set_control(scenario.control.clone());
+    if wait {
+        if let Err(e) = master
+            .wait_for_workers(opts.expect_workers, opts.expect_workers_max_wait)
+            .await
+        {
+            log::error!("{e}");
+            master.quit().await;
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }

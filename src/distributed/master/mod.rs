@@ -5,12 +5,14 @@
 //! `exception`s into the current test's statistics, marks silent workers missing and moves their
 //! users to the others. The test run drives the workers' users through [`RemoteUsers`]
 //! ([`users`]), which ramps them up like Locust 2.x's master; [`headless`] is the
-//! `--master --headless` front end. Locust's semantics: `../shared/reference/locust.md` §1 and
-//! `docs/distributed.md` ("Master"), which also lists where this master differs.
+//! `--master --headless` front end and [`web`] the master with the UI. Locust's semantics:
+//! `../shared/reference/locust.md` §1 and `docs/distributed.md` ("Master"), which also lists
+//! where this master differs.
 
 pub mod headless;
 mod pump;
 mod users;
+pub mod web;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ use crate::stats::Stats;
 
 pub use headless::{run_master_headless, run_master_headless_on, MasterOptions};
 pub use users::RemoteUsers;
+pub use web::{run_master_web, run_master_web_on};
 
 /// Silence after which a worker is marked missing: more than [`HEARTBEAT_LIVENESS`] heartbeats
 /// missed. Checked every [`LIVENESS_CHECK`], so a worker is missing at most 4.25 s after its last
