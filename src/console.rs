@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::report::{console, json};
-use crate::run::{drive, FrontEnd, RunConfig, TestRun};
+use crate::run::{drive, users, FrontEnd, RunConfig, TestRun, UsersFactory};
 use crate::script::Scenario;
 use crate::stats::unix_now;
 
@@ -90,6 +90,18 @@ pub async fn run(
     cfg: RunConfig,
     opts: ConsoleOptions,
 ) -> anyhow::Result<i32> {
+    run_with_users(scenario, cfg, opts, users::local(), |code| code).await
+}
+
+/// [`run`] with the users `users` makes (a master's workers); `exit_code` may change the code
+/// the statistics call for (a master that lost every worker exits non-zero).
+pub async fn run_with_users(
+    scenario: Arc<Scenario>,
+    cfg: RunConfig,
+    opts: ConsoleOptions,
+    users: UsersFactory,
+    exit_code: impl Fn(i32) -> i32,
+) -> anyhow::Result<i32> {
     let json_file = opts.json_file.as_deref().map(json::json_file_path);
     if let Some(path) = &json_file {
         if let Err(e) = json::check_writable(path) {
@@ -98,7 +110,7 @@ pub async fn run(
         }
     }
     let load = cfg.load.clone();
-    let mut run = TestRun::new(cfg, scenario).await;
+    let mut run = TestRun::with_users(cfg, scenario, users).await;
     if let Err(e) = run.start(load).await {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);
@@ -110,7 +122,7 @@ pub async fn run(
     drive(&mut run, &mut console, None).await?;
     let mut code = console.summary(&run, json_file.as_ref())?;
     if code == 0 {
-        code = run.exit_code();
+        code = exit_code(run.exit_code());
     }
     run.quit(code).await;
     Ok(code)

@@ -74,6 +74,7 @@ impl Fake {
             history: Arc::new(Mutex::new(Vec::new())),
             snapshot: snap_rx,
             options,
+            workers: None,
         });
         let commands = Arc::new(Mutex::new(Vec::new()));
         let (st, log, run) = (state.clone(), commands.clone(), run_tx.clone());

@@ -6,10 +6,13 @@
 //! (the master's and the worker's sockets), [`protocol`] (Locust's msgpack message), [`payload`]
 //! (the typed message catalogue), [`report`] (stats reports to and from [`crate::stats`]) and
 //! [`custom`] (scripts' own messages). On top: the [`worker`] (with its [`link`] to the master
-//! and the process [`usage`] its heartbeats report).
+//! and the process [`usage`] its heartbeats report), [`dispatch`] (which worker runs which
+//! users) and [`master`] (the master role).
 
 pub mod custom;
+pub mod dispatch;
 pub mod link;
+pub mod master;
 pub mod payload;
 pub mod protocol;
 pub mod report;
@@ -18,6 +21,10 @@ pub mod usage;
 pub mod worker;
 pub mod zmtp;
 
+pub use master::{
+    run_master_headless, run_master_headless_on, run_master_web, run_master_web_on, CustomMessage,
+    Master, MasterConfig, MasterError, MasterOptions, RemoteUsers, WorkerInfo,
+};
 pub use payload::{
     Ack, ClientReady, ExceptionReport, Heartbeat, Logs, Payload, Spawn, SpawningComplete,
     UpdateUserClass, WorkerState,
@@ -27,5 +34,5 @@ pub use protocol::{
     DEFAULT_MASTER_PORT, DEFAULT_MAX_FRAME_BYTES, LOCUST_VERSION,
 };
 pub use report::{merge_report, StatsEntryDict, StatsErrorDict, StatsReport};
-pub use transport::{MasterSocket, TransportError, TransportOptions, WorkerSocket};
+pub use transport::{MasterSender, MasterSocket, TransportError, TransportOptions, WorkerSocket};
 pub use worker::{run_worker, WorkerError, WorkerOptions};

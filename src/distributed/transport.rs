@@ -217,17 +217,15 @@ impl MasterSocket {
     /// Sends `msg` to the worker named by `msg.node_id`, as Locust's `send_to_client` does.
     /// Never waits: an unknown worker or a full queue is an error at once.
     pub fn send(&self, msg: &Message) -> Result<(), TransportError> {
-        let bytes = msg.encode().map_err(TransportError::Encode)?;
-        let peers = self.peers.lock();
-        let peer = peers
-            .get(msg.node_id.as_bytes())
-            .ok_or_else(|| TransportError::UnknownPeer(msg.node_id.clone()))?;
-        peer.tx.try_send(bytes).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => TransportError::QueueFull(msg.node_id.clone()),
-            mpsc::error::TrySendError::Closed(_) => {
-                TransportError::UnknownPeer(msg.node_id.clone())
-            }
-        })
+        send_to_peer(&self.peers, msg)
+    }
+
+    /// A handle that sends like [`MasterSocket::send`] while another task owns the socket and
+    /// waits in [`MasterSocket::recv`] (a master's receive loop and its dispatcher).
+    pub fn sender(&self) -> MasterSender {
+        MasterSender {
+            peers: self.peers.clone(),
+        }
     }
 
     /// Ids of the currently connected peers.
@@ -243,6 +241,32 @@ impl MasterSocket {
     pub fn max_frame_bytes(&self) -> usize {
         self.shared.options.max_frame_bytes
     }
+}
+
+/// Sends to the workers of a [`MasterSocket`]; cheap to clone. Once the socket is dropped every
+/// send fails with [`TransportError::UnknownPeer`].
+#[derive(Clone)]
+pub struct MasterSender {
+    peers: PeerMap,
+}
+
+impl MasterSender {
+    /// See [`MasterSocket::send`].
+    pub fn send(&self, msg: &Message) -> Result<(), TransportError> {
+        send_to_peer(&self.peers, msg)
+    }
+}
+
+fn send_to_peer(peers: &PeerMap, msg: &Message) -> Result<(), TransportError> {
+    let bytes = msg.encode().map_err(TransportError::Encode)?;
+    let peers = peers.lock();
+    let peer = peers
+        .get(msg.node_id.as_bytes())
+        .ok_or_else(|| TransportError::UnknownPeer(msg.node_id.clone()))?;
+    peer.tx.try_send(bytes).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => TransportError::QueueFull(msg.node_id.clone()),
+        mpsc::error::TrySendError::Closed(_) => TransportError::UnknownPeer(msg.node_id.clone()),
+    })
 }
 
 impl Drop for MasterSocket {

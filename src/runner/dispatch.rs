@@ -4,14 +4,15 @@
 //! recent users, so the users alive are always a prefix of this order.
 
 /// Locust's KL generator over (index, weight): each step yields the class whose next pick lowers
-/// the divergence from the weights the most. Ties break as Python's tuple comparison does.
-struct Kl {
+/// the divergence from the weights the most. Ties break as Python's tuple comparison does. The
+/// master's dispatcher (`distributed::dispatch`) draws from the same generator.
+pub(crate) struct Kl {
     /// (divergence diff, picks + initial weight, initial weight, name, class index)
     heap: Vec<(f64, f64, f64, String, usize)>,
 }
 
 impl Kl {
-    fn new(items: impl IntoIterator<Item = (usize, String, f64)>) -> Self {
+    pub(crate) fn new(items: impl IntoIterator<Item = (usize, String, f64)>) -> Self {
         let heap = items
             .into_iter()
             .filter(|(_, _, w)| *w > 0.0)
@@ -20,7 +21,7 @@ impl Kl {
         Kl { heap }
     }
 
-    fn next(&mut self) -> Option<usize> {
+    pub(crate) fn next(&mut self) -> Option<usize> {
         let best = (0..self.heap.len()).min_by(|&a, &b| {
             let (x, y) = (&self.heap[a], &self.heap[b]);
             x.0.total_cmp(&y.0)

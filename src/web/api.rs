@@ -185,6 +185,26 @@ async fn logs() -> Json<Value> {
     Json(json!({"master": crate::logging::recent_lines(), "workers": {}}))
 }
 
-async fn worker_count() -> Json<Value> {
-    Json(json!({"worker_count": 0}))
+async fn worker_count(State(state): State<Arc<WebState>>) -> Json<Value> {
+    let n = state.workers.as_ref().map_or(0, |m| m.worker_count());
+    Json(json!({ "worker_count": n }))
+}
+
+/// A master's `workers` and `worker_count` keys of `/stats/requests`, in Locust's shape.
+pub fn add_workers(report: &mut Value, master: &crate::distributed::Master) {
+    let workers: Vec<Value> = master
+        .workers()
+        .into_iter()
+        .map(|w| {
+            json!({
+                "id": w.id,
+                "state": w.state.as_str(),
+                "user_count": w.user_count,
+                "cpu_usage": w.cpu_usage,
+                "memory_usage": w.memory_usage,
+            })
+        })
+        .collect();
+    report["workers"] = Value::Array(workers);
+    report["worker_count"] = json!(master.worker_count());
 }

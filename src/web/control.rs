@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ClassInfo, Command, HistoryPoint, ScenarioInfo, Status, WebOptions, WebState};
+use crate::distributed::Master;
 use crate::report::console;
-use crate::run::{drive, FrontEnd, RunConfig, TestRun};
+use crate::run::{drive, users, FrontEnd, RunConfig, TestRun, UsersFactory};
 use crate::script::Scenario;
 use crate::stats::unix_now as now_unix;
 
@@ -38,6 +39,18 @@ pub async fn serve(
     web: WebOptions,
     scenario: Arc<Scenario>,
 ) -> anyhow::Result<i32> {
+    serve_with(cfg, web, scenario, users::local(), None).await
+}
+
+/// [`serve`] with the users `users` makes for each test; a master also passes itself, whose
+/// workers the API lists.
+pub async fn serve_with(
+    cfg: RunConfig,
+    web: WebOptions,
+    scenario: Arc<Scenario>,
+    users: UsersFactory,
+    workers: Option<Arc<Master>>,
+) -> anyhow::Result<i32> {
     // Bad TLS files or base path: an error now, before anything runs.
     let server = super::server::Server::bind(&web).await?;
     let addr: SocketAddr = server.local_addr();
@@ -49,7 +62,7 @@ pub async fn serve(
     }
     log::info!("Starting web interface at {}", server.url());
     let info = scenario_info(&scenario, &cfg);
-    let mut run = TestRun::new(cfg, scenario).await;
+    let mut run = TestRun::with_users(cfg, scenario, users).await;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
     let state = Arc::new(WebState {
@@ -60,6 +73,7 @@ pub async fn serve(
         history: run.history.clone(),
         snapshot: snap_rx,
         options: web.clone(),
+        workers,
     });
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let app = super::router(state.clone());

@@ -107,6 +107,8 @@ pub struct WebState {
     /// The `/stats/requests` JSON, refreshed once a second (the SSE stream sends it).
     pub snapshot: watch::Receiver<Arc<str>>,
     pub options: WebOptions,
+    /// A master's workers (`/worker-count`, `workers` in `/stats/requests`); None when local.
+    pub workers: Option<Arc<crate::distributed::Master>>,
 }
 
 impl WebState {

@@ -47,6 +47,14 @@ impl LocustProc {
     }
 
     /// Waits up to `limit` for the process to exit on its own.
+    /// `locust -f stub.py --worker` for a master on 127.0.0.1:`port`, in `dir`.
+    pub fn worker(dir: &Path, port: &str, log_name: &str) -> LocustProc {
+        let args = ["-f", "stub.py", "--worker", "--master-host", "127.0.0.1"];
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--master-port", port]);
+        LocustProc::spawn(&all, dir, log_name)
+    }
+
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {

@@ -6,8 +6,10 @@
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
-//! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it);
-//! - `locust_keys`: the shapes of Locust's web API answers.
+//! - `locust_keys`: the shapes of Locust's web API answers;
+//! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
+//!   processes and locustfiles;
+//! - `master`: in-process run configs, and a distributed master's scenario.
 //!
 //! Each test file uses only part of it, hence the allowances: what one test crate leaves unused
 //! another needs.
@@ -19,6 +21,7 @@ mod demo_target;
 mod library;
 mod locust;
 mod locust_keys;
+mod master;
 mod process;
 mod scenario;
 pub mod scenario_dir;
@@ -31,6 +34,7 @@ pub use demo_target::*;
 pub use library::*;
 pub use locust::*;
 pub use locust_keys::*;
+pub use master::*;
 pub use process::*;
 pub use scenario::*;
 pub use target::*;

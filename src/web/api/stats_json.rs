@@ -33,8 +33,11 @@ pub fn stats_requests_json(state: &WebState, now: f64) -> Value {
     } else {
         None
     };
-    let stats = state.stats.lock();
-    build(&stats, now, run_state, user_count, current)
+    let mut report = build(&state.stats.lock(), now, run_state, user_count, current);
+    if let Some(master) = &state.workers {
+        super::add_workers(&mut report, master);
+    }
+    report
 }
 
 fn build(
