@@ -99,6 +99,24 @@ pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    if let Some(master) = spec.master {
+        use crate::distributed::master::{run_master_headless, run_master_web};
+        return match spec.ui {
+            Ui::Web(web) => {
+                let serve = run_master_web(scenario, spec.run, master, web);
+                tokio::task::LocalSet::new().block_on(&rt, serve)
+            }
+            Ui::Headless(console) => {
+                let run = run_master_headless(scenario, spec.run, master, console);
+                tokio::task::LocalSet::new().block_on(&rt, run)
+            }
+            // The options refuse --master with --worker; say so again rather than guess.
+            Ui::Worker(_) => {
+                eprintln!("error: --master and --worker together: a process is one or the other");
+                Ok(EXIT_USAGE)
+            }
+        };
+    }
     match spec.ui {
         Ui::Web(web) => {
             let serve = crate::web::control::serve(spec.run, web, scenario);

@@ -82,6 +82,56 @@ options! {
         key: "web-port", short: Some('P'), locust_env: &["LOCUST_WEB_PORT"],
         shape: Shape::Integer, value_name: "PORT", example: "9000",
     }
+    /// Run as a master: workers (rustlocust's or Locust's) generate the load, the master
+    /// dispatches users, merges their stats and writes the reports
+    master: bool = parse_bool, default "false" {
+        key: "master", locust_env: &["LOCUST_MODE_MASTER"], shape: Shape::Flag, example: "true",
+    }
+    /// With --master: the interface workers connect to; * is every interface (Locust's default)
+    master_bind_host: String = parse_bind_host, default "*" {
+        key: "master-bind-host", locust_env: &["LOCUST_MASTER_BIND_HOST"], value_name: "HOST",
+        example: "127.0.0.1",
+        needs: Some(Needs {
+            option: "master",
+            message: "--master-bind-host is where a master listens for workers: add --master",
+        }),
+    }
+    /// With --master: the port workers connect to
+    master_bind_port: u16 = parse_master_port, default "5557" {
+        key: "master-bind-port", locust_env: &["LOCUST_MASTER_BIND_PORT"], shape: Shape::Integer,
+        value_name: "PORT", example: "6000",
+        needs: Some(Needs {
+            option: "master",
+            message: "--master-bind-port is where a master listens for workers: add --master",
+        }),
+    }
+    /// With --master: start the test once this many workers are connected
+    expect_workers: usize = parse_expect_workers, default "1" {
+        key: "expect-workers", locust_env: &["LOCUST_EXPECT_WORKERS"], shape: Shape::Integer,
+        value_name: "N", example: "3",
+        needs: Some(Needs {
+            option: "master",
+            message: "--expect-workers is how many workers a master waits for: add --master",
+        }),
+    }
+    /// With --master: give up (exit 1) when fewer workers than --expect-workers connected by then
+    expect_workers_max_wait: Duration = parse_timespan_value {
+        key: "expect-workers-max-wait", locust_env: &["LOCUST_EXPECT_WORKERS_MAX_WAIT"],
+        value_name: "TIME", example: "30s",
+        needs: Some(Needs {
+            option: "master",
+            message: "--expect-workers-max-wait bounds a master's wait for workers: add --master",
+        }),
+    }
+    /// With --master: move users to workers that join or return during a test
+    enable_rebalancing: bool = parse_bool, default "false" {
+        key: "enable-rebalancing", locust_env: &["LOCUST_ENABLE_REBALANCING"], shape: Shape::Flag,
+        example: "true",
+        needs: Some(Needs {
+            option: "master",
+            message: "--enable-rebalancing is about a master's workers: add --master",
+        }),
+    }
     /// Run as a worker: take users and the load from a master (Locust's or ours) and report to it
     worker: bool = parse_bool, default "false" {
         key: "worker", locust_env: &["LOCUST_MODE_WORKER"], shape: Shape::Flag, example: "true",
@@ -323,42 +373,6 @@ pub static UNSUPPORTED: &[Unsupported] = &[
         env: &["LOCUST_CONFIG_USERS"],
         flag: false,
         why: "per-class settings as JSON; set them in the scenario",
-    },
-    Unsupported {
-        key: "master",
-        env: &["LOCUST_MODE_MASTER"],
-        flag: true,
-        why: "a rustlocust master is not there yet: run Locust's master (`locust --master`) with rustlocust workers (`--worker`)",
-    },
-    Unsupported {
-        key: "master-bind-host",
-        env: &["LOCUST_MASTER_BIND_HOST"],
-        flag: false,
-        why: "an option of the master, which rustlocust does not have yet",
-    },
-    Unsupported {
-        key: "master-bind-port",
-        env: &["LOCUST_MASTER_BIND_PORT"],
-        flag: false,
-        why: "an option of the master, which rustlocust does not have yet",
-    },
-    Unsupported {
-        key: "expect-workers",
-        env: &["LOCUST_EXPECT_WORKERS"],
-        flag: false,
-        why: "an option of the master, which rustlocust does not have yet",
-    },
-    Unsupported {
-        key: "expect-workers-max-wait",
-        env: &["LOCUST_EXPECT_WORKERS_MAX_WAIT"],
-        flag: false,
-        why: "an option of the master, which rustlocust does not have yet",
-    },
-    Unsupported {
-        key: "enable-rebalancing",
-        env: &[],
-        flag: true,
-        why: "an option of the master, which rustlocust does not have yet",
     },
     Unsupported {
         key: "processes",

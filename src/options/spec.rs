@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::console::ConsoleOptions;
+use crate::distributed::master::MasterOptions;
 use crate::distributed::worker::WorkerOptions;
 use crate::http::HttpConfig;
 use crate::logging::LogOptions;
@@ -69,6 +70,8 @@ pub struct RunSpec {
     pub run: RunConfig,
     pub ui: Ui,
     pub log: LogOptions,
+    /// `--master`: the users run on workers; the UI (or the console) is the master's.
+    pub master: Option<MasterOptions>,
 }
 
 /// The front end of a run.
@@ -194,6 +197,16 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         reset_stats_after_ramp: v.reset_stats,
     };
     // `--headful` undoes a `headless = true` from a file or the environment, as in Locust.
+    if v.master && v.worker {
+        return Err(OptionsError::MasterAndWorker);
+    }
+    let master = v.master.then(|| MasterOptions {
+        bind_host: v.master_bind_host.clone(),
+        bind_port: v.master_bind_port,
+        expect_workers: v.expect_workers,
+        expect_workers_max_wait: v.expect_workers_max_wait,
+        enable_rebalancing: v.enable_rebalancing,
+    });
     let ui = if v.worker {
         Ui::Worker(WorkerOptions {
             master_host: v.master_host,
@@ -223,7 +236,12 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         file: v.logfile,
         skip_setup: v.skip_log_setup,
     };
-    Ok(RunSpec { run, ui, log })
+    Ok(RunSpec {
+        run,
+        ui,
+        log,
+        master,
+    })
 }
 
 /// The scenario files: the given paths, each directory replaced by the `.rhai` files in it

@@ -203,6 +203,26 @@ pub fn parse_master_host(s: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
+/// `--master-bind-host`: `*` (every interface, Locust's default) or an address to bind.
+pub fn parse_bind_host(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t == "*" || t.parse::<IpAddr>().is_ok() || t == "localhost" {
+        return Ok(t.to_string());
+    }
+    Err(format!(
+        "expected * (every interface), localhost or an IP address of this machine, not {t:?}"
+    ))
+}
+
+/// `--expect-workers`: at least 1.
+pub fn parse_expect_workers(s: &str) -> Result<usize, String> {
+    parse_at_least_one(
+        s,
+        "expected a whole number of workers, e.g. 3",
+        "a master needs at least 1 worker",
+    )
+}
+
 /// `--master-port`: a port from 1 to 65535 (a worker cannot connect to port 0).
 pub fn parse_master_port(s: &str) -> Result<u16, String> {
     match parse_web_port(s)? {

@@ -322,9 +322,9 @@ fn help_and_version_are_info_with_exit_0() {
 #[test]
 fn locust_options_rustlocust_lacks_are_refused() {
     for args in [
-        &["x.rhai", "--master"][..],
-        &["x.rhai", "--expect-workers", "2"],
-        &["x.rhai", "--processes", "4"],
+        &["x.rhai", "--processes", "4"][..],
+        &["x.rhai", "--otel"],
+        &["x.rhai", "--profile", "p"],
     ] {
         let e = err(args);
         let msg = e.to_string();
@@ -339,7 +339,56 @@ fn locust_options_rustlocust_lacks_are_refused() {
         );
     }
     // After `--` it is a positional argument.
-    assert!(spec(&["x.rhai", "--", "--master"]).is_ok());
+    assert!(spec(&["x.rhai", "--", "--otel"]).is_ok());
+}
+
+#[test]
+fn master_and_its_options() {
+    let s = spec(&[
+        "x.rhai",
+        "--master",
+        "--headless",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        "6000",
+        "--expect-workers",
+        "3",
+        "--expect-workers-max-wait",
+        "30s",
+        "--enable-rebalancing",
+    ])
+    .expect("a master");
+    let m = s.master.expect("master options");
+    assert_eq!((m.bind_host.as_str(), m.bind_port), ("127.0.0.1", 6000));
+    assert_eq!(m.expect_workers, 3);
+    assert_eq!(m.expect_workers_max_wait, Some(Duration::from_secs(30)));
+    assert!(m.enable_rebalancing);
+    let m = spec(&["x.rhai", "--master"])
+        .expect("a master")
+        .master
+        .expect("master");
+    assert_eq!(
+        (m.bind_host.as_str(), m.bind_port, m.expect_workers),
+        ("*", 5557, 1)
+    );
+    assert!(spec(&["x.rhai"]).expect("local").master.is_none());
+    let msg = err(&["x.rhai", "--expect-workers", "2"]).to_string();
+    assert!(msg.contains("add --master"), "{msg}");
+    let msg = err(&["x.rhai", "--master", "--worker"]).to_string();
+    assert!(msg.contains("one or the other"), "{msg}");
+    for (flag, bad) in [
+        ("--expect-workers", "0"),
+        ("--master-bind-port", "0"),
+        ("--master-bind-host", "example.com"),
+        ("--expect-workers-max-wait", "soon"),
+    ] {
+        let msg = err(&["x.rhai", "--master", flag, bad]).to_string();
+        assert!(
+            msg.contains(flag.trim_start_matches('-')),
+            "{flag} {bad}: {msg}"
+        );
+    }
 }
 
 #[test]

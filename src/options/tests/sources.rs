@@ -311,19 +311,15 @@ fn locust_options_rustlocust_lacks_are_refused_from_every_source() {
         assert_eq!(e.exit_code(), 2);
         e.to_string()
     };
-    let msg = refused(&[("LOCUST_MODE_MASTER", "true")], empty_dir().path());
+    let msg = refused(&[("LOCUST_PROCESSES", "4")], empty_dir().path());
     assert_eq!(
         msg,
-        "environment variable LOCUST_MODE_MASTER: --master is a Locust option rustlocust does \
-         not support (a rustlocust master is not there yet: run Locust's master \
-         (`locust --master`) with rustlocust workers (`--worker`)); remove it"
+        "environment variable LOCUST_PROCESSES: --processes is a Locust option rustlocust does \
+         not support (rustlocust uses every core in one process; see --threads); remove it"
     );
-    let msg = refused(
-        &[],
-        dir_with("locust.conf", "\nexpect-workers = 3\n").path(),
-    );
+    let msg = refused(&[], dir_with("locust.conf", "\notel = true\n").path());
     assert!(
-        msg.starts_with("`expect-workers` in ./locust.conf line 2: --expect-workers"),
+        msg.starts_with("`otel` in ./locust.conf line 2: --otel"),
         "{msg}"
     );
     let msg = refused(&[], with_toml("processes = 4").path());
@@ -334,7 +330,7 @@ fn locust_options_rustlocust_lacks_are_refused_from_every_source() {
     );
     assert!(msg.contains("--otel is a Locust option"), "{msg}");
     // A flag set to false does not ask for the option.
-    let dir = dir_with("locust.conf", "master = false\n");
+    let dir = dir_with("locust.conf", "otel = false\n");
     assert!(command_in(&["x.rhai"], &[("LOCUST_MODE_WORKER", "false")], dir.path()).is_ok());
 }
 
