@@ -14,11 +14,12 @@ use rmpv::Value;
 use rustlocust::console::ConsoleOptions;
 use rustlocust::distributed::zmtp::{self, SocketType};
 use rustlocust::distributed::{
-    run_master_headless_on, run_master_web_on, Ack, ClientReady, Heartbeat, Master, MasterConfig,
-    MasterOptions, Message, Payload, SpawningComplete, StatsReport, TransportOptions, WorkerSocket,
-    WorkerState,
+    run_master_headless_on, run_master_web_on, Ack, ClientReady, ExceptionReport, Heartbeat,
+    Master, MasterConfig, MasterOptions, Message, Payload, SpawningComplete, StatsReport,
+    TransportOptions, WorkerSocket, WorkerState,
 };
 use rustlocust::run::{Load, TestRun, Tick};
+use rustlocust::script::RoleKind;
 use rustlocust::stats::{unix_now, Shard, Stats};
 use rustlocust::web::WebOptions;
 use tokio::io::AsyncWriteExt;
@@ -71,8 +72,9 @@ fn send(socket: &WorkerSocket, p: Payload) {
 }
 
 /// A worker on our transport: ready, heartbeats each second; on its first spawn it sends
-/// `REPORTS` exact reports (and with `vanish` then goes silent for good), on stop one more
-/// (`LAST_SAMPLES`) then `client_stopped`, on quit it answers quit. Returns the kinds it received.
+/// `REPORTS` exact reports and an exception (with `vanish`: no exception, then silence for
+/// good), on stop one more report (`LAST_SAMPLES`) then `client_stopped`, on quit it answers
+/// quit. Returns the kinds it received.
 async fn fake_worker(port: u16, n: u64, vanish: bool) -> Vec<String> {
     let id = format!("fakehost_{n:032x}");
     let mut socket = WorkerSocket::connect("127.0.0.1", port, &id, TransportOptions::default());
@@ -109,6 +111,14 @@ async fn fake_worker(port: u16, n: u64, vanish: bool) -> Vec<String> {
                     r.user_classes_count = Some(users.clone());
                     r.user_count = Some(total(&users));
                     send(&socket, Payload::Stats(Box::new(r)));
+                }
+                // A vanishing worker sends none, so only the loss can fail its run.
+                if !reported && !vanish {
+                    let e = ExceptionReport {
+                        msg: format!("boom {n}"),
+                        traceback: "  File \"task.rhai\", line 1\n".into(),
+                    };
+                    send(&socket, Payload::Exception(e));
                 }
                 reported = true;
                 if vanish {
@@ -156,6 +166,7 @@ fn exact_reports_merge_into_the_percentiles_of_one_process() {
 
         let cfg = test_run_config(6, 100.0, None, None);
         let sc = master_scenario(&cfg);
+        let control = sc.control.clone();
         let mut run = TestRun::with_users(cfg, sc, master.users_factory(Duration::ZERO)).await;
         let load = Load {
             users: 6,
@@ -174,6 +185,8 @@ fn exact_reports_merge_into_the_percentiles_of_one_process() {
             }
         }
         assert_eq!(complete, Some(6));
+        let role = control.role();
+        assert_eq!((role.kind, role.worker_count), (RoleKind::Master, 3));
         let per_worker: Vec<u64> = master.workers().iter().map(|w| w.user_count).collect();
         assert_eq!(per_worker, vec![2, 2, 2]);
         let reported = WORKERS * REPORTS * SAMPLES;
@@ -220,6 +233,17 @@ fn exact_reports_merge_into_the_percentiles_of_one_process() {
             "the last reports count too"
         );
         assert!(!entry.is_approximate(), "rustlocust rows are exact");
+        let exceptions: Vec<(String, u64, String)> = merged
+            .exceptions()
+            .map(|e| (e.msg.clone(), e.count, e.nodes.clone()))
+            .collect();
+        assert_eq!(exceptions.len(), WORKERS as usize, "{exceptions:?}");
+        assert!(
+            exceptions.iter().all(|(msg, count, node)| *count == 1
+                && node.starts_with("fakehost_")
+                && msg.starts_with("boom")),
+            "exceptions keep their worker as node: {exceptions:?}"
+        );
         let want = direct.entry("GET", "/rust").expect("row");
         for q in [0.5, 0.9, 0.99, 0.999] {
             assert_eq!(entry.percentile(q), want.percentile(q), "p{q}");
@@ -508,5 +532,8 @@ fn the_web_api_of_a_master_lists_its_workers() {
         .join()
         .expect("master thread")
         .expect("the master runs");
-    assert_eq!(code, 0);
+    assert_eq!(
+        code, 1,
+        "the workers' exceptions fail the run, as local ones do"
+    );
 }

@@ -23,7 +23,7 @@ pub mod zmtp;
 
 pub use master::{
     run_master_headless, run_master_headless_on, run_master_web, run_master_web_on, CustomMessage,
-    Master, MasterConfig, MasterError, MasterOptions, RemoteUsers, WorkerInfo,
+    Master, MasterConfig, MasterError, MasterOptions, RemoteUsers, ReportCounters, WorkerInfo,
 };
 pub use payload::{
     Ack, ClientReady, ExceptionReport, Heartbeat, Logs, Payload, Spawn, SpawningComplete,

@@ -88,6 +88,19 @@ pub struct CustomMessage {
     pub data: Value,
 }
 
+/// What the master merged so far (benchmarks, metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReportCounters {
+    /// `stats` reports merged.
+    pub reports: u64,
+    /// Reports that carried samples, and the sum and the largest of their age once merged
+    /// (merge time minus the report's newest sample), in seconds. A sample also waits in its
+    /// worker until the next report (up to 3 s).
+    pub timed: u64,
+    pub age_sum: f64,
+    pub age_max: f64,
+}
+
 /// How the master runs.
 #[derive(Clone, Debug, Default)]
 pub struct MasterConfig {
@@ -166,6 +179,7 @@ struct State {
     all_lost: bool,
     /// The last `spawn` timestamp: workers drop a spawn not newer than the previous one.
     last_spawn_ts: f64,
+    counters: ReportCounters,
 }
 
 impl State {
@@ -245,6 +259,7 @@ impl Master {
                 logged: HashSet::new(),
                 all_lost: false,
                 last_spawn_ts: 0.0,
+                counters: ReportCounters::default(),
             }),
             sender: socket.sender(),
             local_addr: socket.local_addr(),
@@ -286,6 +301,11 @@ impl Master {
         let mut st = self.state.lock();
         st.control = Some(control);
         st.sync_role();
+    }
+
+    /// Reports merged so far and how fresh they were.
+    pub fn report_counters(&self) -> ReportCounters {
+        self.state.lock().counters
     }
 
     /// True once a test lost its last worker (it was then asked to stop).

@@ -220,6 +220,20 @@ impl Master {
             }
             sink.stats.lock().merge_remote(entries, errors);
         }
+        // How fresh the report was once merged: now minus its newest sample.
+        let age = report
+            .stats_total
+            .last_request_timestamp
+            .map(|newest| unix_now() - newest)
+            .filter(|a| a.is_finite() && *a >= 0.0);
+        let mut st = self.state.lock();
+        let c = &mut st.counters;
+        c.reports += 1;
+        if let Some(age) = age {
+            c.timed += 1;
+            c.age_sum += age;
+            c.age_max = c.age_max.max(age);
+        }
     }
 
     /// `spawning` (counts None) or `spawning_complete`.
