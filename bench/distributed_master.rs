@@ -93,7 +93,7 @@ impl Drop for Fleet {
 
 fn config(users: u64) -> RunConfig {
     RunConfig {
-        scenario_file: "bench.rhai".into(),
+        scenario_files: vec!["bench.rhai".into()],
         scenario_options: LoadOptions::default(),
         load: Load {
             users,
@@ -116,6 +116,7 @@ fn config(users: u64) -> RunConfig {
         },
         outputs: Outputs::default(),
         exit_code_on_error: 1,
+        reset_stats_after_ramp: false,
     }
 }
 

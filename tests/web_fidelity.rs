@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{bin, scenario, spawn, wait_until, Target};
+use common::{bin, free_port, scenario, spawn, wait_until, Target};
 use serde_json::{json, Value};
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -86,13 +86,6 @@ fn get(port: u16, path: &str) -> Answer {
 
 fn post(port: u16, path: &str, content_type: &str, body: &str) -> Answer {
     call(port, "POST", path, content_type, body).unwrap_or_else(|| panic!("POST {path} failed"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A target, and the binary in web mode on a free port running `src` (with `-H` the target when

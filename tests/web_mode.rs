@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{bin, scenario, spawn, wait_until, Target};
+use common::{bin, free_port, scenario, spawn, wait_until, Target};
 
 /// A minimal HTTP/1.0 client (std only): (status, body).
 fn http(port: u16, method: &str, path: &str, form: Option<&str>) -> Option<(u16, String)> {
@@ -35,14 +35,6 @@ fn json(port: u16, path: &str) -> serde_json::Value {
     let (code, body) = http(port, "GET", path, None).expect("request");
     assert_eq!(code, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const SRC: &str = r#"

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::child::{child_spec, free_port, spawn_child};
+use common::child::{child_spec, spawn_child};
+use common::free_port;
 use common::test_run::{block_on_local, run_config};
 use common::{wait_until, Proc, Target};
 use reqwest::StatusCode;

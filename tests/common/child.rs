@@ -23,11 +23,3 @@ pub fn spawn_child(name: &str, spec: &str) -> Proc {
         .env(SPEC_VAR, spec);
     spawn(c)
 }
-
-/// A port that was free a moment ago (the child binds it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}

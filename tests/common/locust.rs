@@ -120,14 +120,6 @@ pub fn stub_dir(test: &str, stub: &str) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-/// A port free on 127.0.0.1 right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// A file in `dir` as text, empty when missing.
 pub fn text_of(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()

@@ -169,3 +169,11 @@ pub fn raise_nofile_limit() -> u64 {
         lim.rlim_cur as u64
     }
 }
+
+/// A port on 127.0.0.1 that was free a moment ago (the process under test binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
