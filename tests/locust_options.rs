@@ -116,14 +116,14 @@ fn refusals_exit_2_and_name_the_source() {
     let base = [path, "--headless", "-t", "1s", "-H", host.as_str()];
     let cases: [Case; 4] = [
         (
-            &["--master"],
+            &["--processes", "2"],
             &[],
-            "error: --master is a Locust option rustlocust does not support",
+            "error: --processes is a Locust option rustlocust does not support",
         ),
         (
             &[],
-            &[("LOCUST_MODE_WORKER", "true")],
-            "error: environment variable LOCUST_MODE_WORKER: --worker is a Locust option rustlocust does not support",
+            &[("LOCUST_ENABLE_OPENTELEMETRY", "true")],
+            "error: environment variable LOCUST_ENABLE_OPENTELEMETRY: --otel is a Locust option rustlocust does not support",
         ),
         (
             &[],
