@@ -23,10 +23,6 @@ pub enum ScriptError {
     Invalid { file: String, message: String },
     #[error("no scenario file given")]
     NoFiles,
-    #[error("no .rhai scenario files in directory '{dir}' (files whose name starts with '_' are skipped)")]
-    EmptyDir { dir: String },
-    #[error("cannot list the scenario directory '{dir}': {source}")]
-    ReadDir { dir: String, source: std::io::Error },
 }
 
 impl ScriptError {

@@ -32,7 +32,7 @@ use rhai::module_resolvers::FileModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Scope};
 
 pub use error::{Control, Failure, ScriptError};
-pub use files::{scenario_files, Source};
+pub use files::Source;
 pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
 pub use run_control::{Role, RoleKind, RunControl};
 
@@ -77,7 +77,7 @@ impl Scenario {
         Self::load_files(&[path.to_path_buf()], opts)
     }
 
-    /// Load a scenario made of several files (see [`scenario_files`] for directories).
+    /// Load a scenario made of several files (directories already expanded by the options layer).
     pub fn load_files(paths: &[PathBuf], opts: &LoadOptions) -> Result<Scenario, ScriptError> {
         let sources = paths
             .iter()
