@@ -299,6 +299,7 @@ fn garbage_is_dropped_and_the_master_keeps_serving() {
             MasterConfig {
                 transport: transport.clone(),
                 enable_rebalancing: false,
+                secret: None,
             },
         )
         .await

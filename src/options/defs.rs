@@ -154,6 +154,19 @@ options! {
             message: "--master-port is where a worker finds its master: add --worker",
         }),
     }
+    /// Start N local worker processes (-1: one per CPU). Without --worker this process is their
+    /// master (implied: do not add --master) and waits for them; with --worker it only
+    /// supervises N workers of the master at --master-host
+    processes: usize = parse_processes {
+        key: "processes", locust_env: &["LOCUST_PROCESSES"], shape: Shape::Integer,
+        value_name: "N", example: "4",
+    }
+    /// A shared secret workers must present to the master before it accepts them (both ends
+    /// need the same). Not encryption: see docs/distributed.md. Prefer
+    /// RUSTLOCUST_MASTER_SECRET to the command line, which other local users can read
+    master_secret: String = parse_master_secret {
+        key: "master-secret", value_name: "SECRET", secret: true, example: "s3cret-token",
+    }
     /// Serve the web UI and start the test at once with -u, -r and -t
     autostart: bool = parse_bool, default "false" {
         key: "autostart", locust_env: &["LOCUST_AUTOSTART"], shape: Shape::Flag,
@@ -373,12 +386,6 @@ pub static UNSUPPORTED: &[Unsupported] = &[
         env: &["LOCUST_CONFIG_USERS"],
         flag: false,
         why: "per-class settings as JSON; set them in the scenario",
-    },
-    Unsupported {
-        key: "processes",
-        env: &["LOCUST_PROCESSES"],
-        flag: false,
-        why: "rustlocust uses every core in one process; see --threads",
     },
     Unsupported {
         key: "profile",

@@ -231,6 +231,31 @@ pub fn parse_master_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// `--processes`: Locust's count, -1 meaning one per CPU (resolved here, as Locust does at
+/// start). 0 is refused rather than read as "off" as Locust's falsy check would.
+pub fn parse_processes(s: &str) -> Result<usize, String> {
+    let n: i64 = s.trim().parse().map_err(|_| {
+        "expected a whole number of worker processes, e.g. 4, or -1 for one per CPU".to_string()
+    })?;
+    match n {
+        -1 => Ok(default_threads()),
+        n if n >= 1 => usize::try_from(n).map_err(|_| "too many processes".to_string()),
+        _ => Err("expected 1 or more worker processes, or -1 for one per CPU".to_string()),
+    }
+}
+
+/// `--master-secret`: any non-empty text without surrounding blanks (they are easy to get
+/// wrong in a file or a variable and would make the two ends disagree silently).
+pub fn parse_master_secret(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("the secret is empty".to_string());
+    }
+    if s.trim() != s {
+        return Err("the secret starts or ends with blanks; remove them".to_string());
+    }
+    Ok(s.to_string())
+}
+
 /// `--autoquit`: Locust's whole seconds, -1 meaning never (`None`). -1 is a value of its own, so
 /// that it can override a config file's number.
 pub fn parse_autoquit(s: &str) -> Result<Option<Duration>, String> {

@@ -31,6 +31,8 @@ pub struct MasterOptions {
     pub expect_workers_max_wait: Option<Duration>,
     /// `--enable-rebalancing`: see [`MasterConfig::enable_rebalancing`].
     pub enable_rebalancing: bool,
+    /// `--master-secret`: see [`MasterConfig::secret`].
+    pub secret: Option<crate::distributed::secret::Secret>,
 }
 
 impl Default for MasterOptions {
@@ -41,6 +43,7 @@ impl Default for MasterOptions {
             expect_workers: 1,
             expect_workers_max_wait: None,
             enable_rebalancing: false,
+            secret: None,
         }
     }
 }
@@ -82,10 +85,11 @@ pub async fn run_master_headless_on(
 }
 
 /// Binds the master `opts` asks for.
-pub(super) async fn bind_from(opts: &MasterOptions) -> anyhow::Result<Arc<Master>> {
+pub async fn bind_from(opts: &MasterOptions) -> anyhow::Result<Arc<Master>> {
     let config = MasterConfig {
         transport: TransportOptions::default(),
         enable_rebalancing: opts.enable_rebalancing,
+        secret: opts.secret.clone(),
     };
     Master::bind(&opts.bind_host, opts.bind_port, config)
         .await
