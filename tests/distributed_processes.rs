@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use std::process::Command;
 
 use common::{
-    bin, count_of, csv, free_port, run, scenario, spawn, stats_row, wait_until, Scenario, Target,
+    bin, count_of, csv, csv_row, free_port, locust_master, run, scenario, spawn, stats_row,
+    stub_dir, text_of, wait_until, Scenario, Target,
 };
 
 /// Each worker requests its own path, so the target tells which workers ran users.
@@ -286,4 +287,52 @@ fn a_master_without_a_secret_ignores_a_workers_proof() {
     assert_eq!(m.code, 0, "{}", m.all());
     assert!(target.seen.count("/w0") > 0);
     assert_eq!(w.wait(Duration::from_secs(20)).code, 0);
+}
+
+/// The class a Locust master dispatches: the scenario's name, nothing else.
+const LOCUST_STUB: &str = r#"
+from locust import User, task, constant
+
+class MyUser(User):
+    wait_time = constant(1)
+
+    @task
+    def nothing(self):
+        pass
+"#;
+
+#[test]
+fn a_locust_master_tolerates_a_worker_with_a_secret() {
+    let Some(dir) = stub_dir(
+        "a_locust_master_tolerates_a_worker_with_a_secret",
+        LOCUST_STUB,
+    ) else {
+        return;
+    };
+    let target = Target::start();
+    let sc = scenario(SCENARIO);
+    let port = free_port();
+    let mut master = locust_master(dir.path(), port, "2", "4s", "s");
+    let mut w = worker_cmd(&sc, &port.to_string(), &["-H", &target.url()]);
+    w.env("RUSTLOCUST_MASTER_SECRET", "s3cret");
+    let worker = spawn(w);
+    let status = master.wait_exit(Duration::from_secs(60));
+    let log = text_of(dir.path(), &format!("master-{port}.log"));
+    assert!(status.is_some(), "the master did not exit; its log:\n{log}");
+    let r = worker.wait(Duration::from_secs(15));
+    assert_eq!(r.code, 0, "the worker after quit:\n{}\n{log}", r.all());
+    // The proof was an unknown message to it, nothing worse; the test ran.
+    assert!(log.contains("rustlocust_auth"), "{log}");
+    assert!(!log.contains("Traceback"), "{log}");
+    let stats = text_of(dir.path(), "s_stats.csv");
+    let counted: u64 = csv_row(&stats, "GET", "/w0")
+        .get(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let seen = target.seen.count("/w0");
+    assert!(seen > 10, "the target saw only {seen}\n{log}");
+    assert!(
+        seen.abs_diff(counted) <= 2,
+        "master counted {counted}, target saw {seen}"
+    );
 }
