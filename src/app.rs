@@ -168,7 +168,13 @@ async fn master_with_local_workers(
     let Some(workers) = workers.as_mut() else {
         return serve.await;
     };
-    let code = workers.alongside(serve).await;
+    let code = match workers.alongside(serve).await {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e}");
+            Ok(1)
+        }
+    };
     workers.shutdown().await;
     code
 }

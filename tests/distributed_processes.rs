@@ -336,3 +336,35 @@ fn a_locust_master_tolerates_a_worker_with_a_secret() {
         "master counted {counted}, target saw {seen}"
     );
 }
+
+#[test]
+fn a_master_whose_local_workers_all_died_gives_up() {
+    let target = Target::start();
+    let sc = scenario(SCENARIO);
+    let port = free_port().to_string();
+    // It waits for 2 workers and starts only 1: killing that one leaves it nothing to wait for.
+    let args = [
+        "--processes",
+        "1",
+        "--expect-workers",
+        "2",
+        "-u",
+        "2",
+        "-t",
+        "5s",
+    ];
+    let parent = spawn(master_cmd(&sc, &port, &target, &args));
+    let pid = parent.pid();
+    let started = wait_until(Duration::from_secs(20), || children_of(pid).len() == 1);
+    assert!(started, "children of {pid}: {:?}", children_of(pid));
+    let child = children_of(pid)[0];
+    assert_eq!(unsafe { libc::kill(child, libc::SIGKILL) }, 0);
+    let r = parent.wait(Duration::from_secs(30));
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("failed: signal: 9"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("all 1 local worker processes exited"),
+        "{}",
+        r.stderr
+    );
+}

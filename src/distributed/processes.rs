@@ -25,6 +25,10 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// Set on every child: it then reads its command line only (see `options::sources`).
 pub const PROCESSES_CHILD_ENV: &str = "RUSTLOCUST_PROCESSES_CHILD";
 
+/// How long a master may go on once all its local workers have exited (see
+/// [`LocalWorkers::alongside`]).
+const ORPHAN_GRACE: Duration = Duration::from_secs(5);
+
 /// The environment variable a child reads the shared secret from (never its command line,
 /// which other local users can read).
 const SECRET_ENV: &str = "RUSTLOCUST_MASTER_SECRET";
@@ -50,6 +54,8 @@ pub enum ProcessesError {
         #[source]
         source: std::io::Error,
     },
+    #[error("all {count} local worker processes exited (see the log above) and the master was still running: giving up")]
+    AllExited { count: usize },
 }
 
 struct Slot {
@@ -152,14 +158,26 @@ impl LocalWorkers {
         }
     }
 
-    /// Runs `work` (the master) while reaping and logging children that exit meanwhile.
-    pub async fn alongside<F: Future>(&mut self, work: F) -> F::Output {
+    /// Runs `work` (the master) while reaping and logging children that exit meanwhile. When
+    /// every child has exited and `work` still goes on after [`ORPHAN_GRACE`], it is given up:
+    /// a master waiting for workers that are gone would otherwise wait forever. (After a
+    /// normal end the children exit on the master's `quit`, which is its last step.)
+    pub async fn alongside<F: Future>(&mut self, work: F) -> Result<F::Output, ProcessesError> {
         tokio::pin!(work);
+        let mut all_gone: Option<Instant> = None;
         loop {
             tokio::select! {
-                out = &mut work => return out,
+                out = &mut work => return Ok(out),
                 _ = tokio::time::sleep(POLL) => {
-                    self.poll();
+                    if self.poll() > 0 {
+                        continue;
+                    }
+                    let since = *all_gone.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= ORPHAN_GRACE {
+                        return Err(ProcessesError::AllExited {
+                            count: self.slots.len(),
+                        });
+                    }
                 }
             }
         }
