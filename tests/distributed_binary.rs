@@ -263,8 +263,9 @@ fn t() { this.client.get("/d"); }
 "#;
 
 /// One rustlocust master, one rustlocust worker and one real Locust worker: both workers run
-/// users, and the master's CSV counts what the target saw of each (within the requests in
-/// flight when the users stopped).
+/// users, the master's CSV counts what the target saw of each (within the requests in flight
+/// when the users stopped), and its HTML report marks the Locust worker's row (and so
+/// Aggregated) as approximate, not ours. The CSV keeps Locust's columns and cannot say.
 #[test]
 fn a_mixed_fleet_of_a_rustlocust_and_a_locust_worker() {
     let Some(dir) = stub_dir(
@@ -275,7 +276,9 @@ fn a_mixed_fleet_of_a_rustlocust_and_a_locust_worker() {
     };
     let fleet = Fleet::new(MIXED);
     let (target, prefix) = (&fleet.target, fleet.prefix());
-    let m = fleet.master("2", ["4", "4", "6s"], &[]);
+    let html = fleet.sc.dir.path().join("m.html");
+    let html_arg = html.to_str().expect("utf-8 path");
+    let m = fleet.master("2", ["4", "4", "6s"], &["--html", html_arg]);
     let rust = fleet.worker(&[]);
     let mut py = LocustProc::worker(dir.path(), &fleet.port, "w.log");
     let m = m.wait(Duration::from_secs(90));
@@ -308,4 +311,18 @@ fn a_mixed_fleet_of_a_rustlocust_and_a_locust_worker() {
             m.all()
         );
     }
+    let report = std::fs::read_to_string(&html).expect("the master's HTML report");
+    let marked = |name: &str| report.contains(&format!(">{name} <span class=\"approx\""));
+    assert!(
+        marked("/py"),
+        "the Locust worker's row is not marked approximate"
+    );
+    assert!(
+        marked("Aggregated"),
+        "Aggregated includes it and is not marked"
+    );
+    assert!(
+        !marked("/d"),
+        "our worker's row is exact but marked approximate"
+    );
 }
