@@ -192,7 +192,9 @@ fn three_workers_share_300_users_evenly_and_merge_exact_percentiles() {
 
 /// Locust's `send_message` / `register_message` between the binary's master and workers: the
 /// master's `test_start` hands the workers their data, each worker answers, and the master's
-/// handler (given the sender's id) answers that one worker alone.
+/// handler (given the sender's id) answers that one worker alone; the worker's handler, given
+/// the message's node id (Locust's `msg.node_id`: its own), puts it in its request. Bad input:
+/// a type the master has no handler for, and an id no worker has.
 const MESSAGES: &str = r#"
 user("MyUser", #{ wait_time: constant(0.5), tasks: ["t"] });
 fn t() { this.client.get("/d"); }
@@ -201,12 +203,14 @@ on_message("slice", |data| {
     let first = data.first + worker_index() * data.per_worker;
     client().get(`/slice/${worker_index()}/${first}`);
     send_message("took", #{ index: worker_index(), first: first });
+    send_message("unheard", #{});
 });
 on_message("took", |data, worker| {
     print(`master: ${worker} took the slice from ${data.first}`);
     send_message("thanks", #{ index: data.index }, worker);
+    send_message("thanks", #{ index: -1 }, "vm_nobody");
 });
-on_message("thanks", |data| client().get(`/thanks/${data.index}/${worker_index()}`));
+on_message("thanks", |data, me| client().get(`/thanks/${data.index}/${worker_index()}/${me}`));
 "#;
 
 #[test]
@@ -239,10 +243,39 @@ fn custom_messages_go_both_ways_between_the_binary_master_and_workers() {
         .filter_map(|l| Some(l.strip_prefix("master: ")?.split(' ').next()?.to_owned()))
         .collect();
     assert_eq!(senders.len(), 2, "{senders:?}\n{}", m.all());
-    // Master -> one worker: each answer reached the worker it was for, and only that one.
-    assert_eq!(target.seen.count("/thanks/0/0"), 1, "{}", paths());
-    assert_eq!(target.seen.count("/thanks/1/1"), 1, "{}", paths());
-    assert_eq!(common::log_of(target, "/thanks").len(), 2, "{}", paths());
+    // Master -> one worker: each answer reached the worker it was for, and only that one; the
+    // id its handler got is the one the master saw.
+    let thanks = common::log_of(target, "/thanks");
+    assert_eq!(thanks.len(), 2, "{}", paths());
+    let ids: std::collections::BTreeSet<String> = thanks
+        .iter()
+        .filter_map(|p| {
+            let [i, me, id] = p
+                .strip_prefix("/thanks/")?
+                .splitn(3, '/')
+                .collect::<Vec<_>>()[..]
+            else {
+                return None;
+            };
+            (i == me).then(|| id.to_owned())
+        })
+        .collect();
+    assert_eq!(ids, senders, "{}", paths());
+    // Bad input is logged, once per type, and dropped.
+    let log = m.all();
+    assert_eq!(
+        log.matches("Unknown message type received from").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("(the scenario has no on_message(\"unheard\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("send_message(\"thanks\", .., \"vm_nobody\"): no connected worker"),
+        "{log}"
+    );
 }
 
 /// A Locust worker that requests `/py` from the master's host.
