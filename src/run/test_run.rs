@@ -4,7 +4,7 @@
 //! HTML report. It publishes its status (one writer: this file) through a watch channel; the
 //! front ends (console, web) read it and add what they show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
 use tokio::sync::watch;
 
+use super::mailbox::Mailbox;
 use super::status::{RunState, RunStatus};
 use super::users::{self, Users, UsersFactory};
 use super::{ClassUpdate, ClassUpdateError, Load, RunConfig};
@@ -24,6 +25,12 @@ use crate::script::context;
 use crate::script::events::Builtin;
 use crate::script::Scenario;
 use crate::stats::{unix_now as now_unix, HistoryPoint, Stats};
+
+/// Custom messages handled per tick at most, so a flood cannot starve the loop.
+const MESSAGES_PER_TICK: usize = 100;
+
+/// Distinct message types without a handler that are logged (once each).
+const MAX_UNHANDLED_LOGGED: usize = 100;
 
 /// How far back "current" chart percentiles look (Locust uses about 10 s).
 const WINDOW: Duration = Duration::from_secs(10);
@@ -60,6 +67,10 @@ pub struct TestRun {
     /// What happened since the last [`TestRun::take_interval`] (a worker's delta reports).
     interval: Option<Arc<Mutex<Stats>>>,
     status: watch::Sender<RunStatus>,
+    /// Custom messages to and from other nodes (a master's workers); None on a local run.
+    mailbox: Option<Box<dyn Mailbox>>,
+    /// Message types that arrived without a handler, logged once each.
+    unhandled: HashSet<String>,
 }
 
 impl TestRun {
@@ -114,6 +125,35 @@ impl TestRun {
             older: 0,
             window_started: Instant::now(),
             interval: None,
+            mailbox: None,
+            unhandled: HashSet::new(),
+        }
+    }
+
+    /// Exchange the scripts' custom messages through `mailbox` (see [`TestRun::exchange_messages`]).
+    pub fn set_mailbox(&mut self, mailbox: Box<dyn Mailbox>) {
+        self.mailbox = Some(mailbox);
+    }
+
+    /// Ship what the scripts sent and run their `on_message` handlers for what arrived, in the
+    /// runner's listener context, between tests too. Without a mailbox, nothing.
+    pub async fn exchange_messages(&mut self) {
+        let Some(mailbox) = self.mailbox.as_mut() else {
+            return;
+        };
+        for m in self.scenario.control.take_outbox() {
+            mailbox.send(m);
+        }
+        for m in mailbox.receive(MESSAGES_PER_TICK) {
+            if !self.deliver_message(&m.kind, m.data, &m.sender).await
+                && self.unhandled.len() < MAX_UNHANDLED_LOGGED
+                && self.unhandled.insert(m.kind.clone())
+            {
+                log::warn!(
+                    "Unknown message type received from {}: {} (the scenario has no on_message(\"{}\", ..); further ones are not logged)",
+                    m.sender, m.kind, m.kind
+                );
+            }
         }
     }
 
@@ -465,14 +505,14 @@ impl TestRun {
         self.hooks.fire(Builtin::SpawningComplete, a).await;
     }
 
-    /// A custom message from another node: run the script's `on_message(kind, ..)` handlers in
+    /// A custom message from node `sender`: run the script's `on_message(kind, ..)` handlers in
     /// the runner's listener context (they may wait and use `client()`). False when the script
     /// has none.
-    pub async fn deliver_message(&self, kind: &str, data: Dynamic) -> bool {
+    pub async fn deliver_message(&self, kind: &str, data: Dynamic, sender: &str) -> bool {
         if !self.scenario.handles_message(kind) {
             return false;
         }
-        self.hooks.fire_message(kind, data).await;
+        self.hooks.fire_message(kind, data, sender).await;
         true
     }
 

@@ -202,6 +202,8 @@ pub fn add_workers(report: &mut Value, master: &crate::distributed::Master) {
                 "user_count": w.user_count,
                 "cpu_usage": w.cpu_usage,
                 "memory_usage": w.memory_usage,
+                // Not in Locust's answer: the Workers tab shows it.
+                "last_heartbeat": w.last_heartbeat,
             })
         })
         .collect();
