@@ -103,12 +103,6 @@ pub async fn run_with_users(
     exit_code: impl Fn(i32) -> i32,
 ) -> anyhow::Result<i32> {
     let json_file = opts.json_file.as_deref().map(json::json_file_path);
-    if let Some(path) = &json_file {
-        if let Err(e) = json::check_writable(path) {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
-    }
     let load = cfg.load.clone();
     let mut run = TestRun::with_users(cfg, scenario, users).await;
     if let Err(e) = run.start(load).await {

@@ -28,6 +28,7 @@ struct ClientInner {
     connector: Connector,
     default_timeout: Duration,
     max_redirects: u32,
+    max_body: Option<u64>,
 }
 
 impl Client {
@@ -38,6 +39,7 @@ impl Client {
                 connector: Connector::new(tls),
                 default_timeout: cfg.default_timeout,
                 max_redirects: cfg.max_redirects,
+                max_body: cfg.max_body,
             }),
         })
     }
@@ -110,6 +112,70 @@ enum Phase {
     Body,
 }
 
+/// How much of a response body is read and kept.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    /// Most bytes a body may have, and who set that limit (for the error text).
+    max: Option<(u64, &'static str)>,
+    /// Bytes kept; the rest is counted and dropped.
+    keep: u64,
+}
+
+enum ExchangeError {
+    Hyper(Phase, hyper::Error),
+    TooLarge,
+}
+
+/// Reads a body frame by frame: the limit is enforced as bytes arrive (and up front when the
+/// length is announced), so an endless or huge body costs at most the limit in memory.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    limits: BodyLimits,
+) -> Result<(Bytes, u64), ExchangeError> {
+    use hyper::body::Body as _;
+    let over = |n: u64| limits.max.is_some_and(|(max, _)| n > max);
+    if over(body.size_hint().lower()) {
+        return Err(ExchangeError::TooLarge);
+    }
+    let mut total = 0u64;
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ExchangeError::Hyper(Phase::Body, e))?;
+        let Ok(mut data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let kept = total.min(limits.keep);
+        total = total.saturating_add(data.len() as u64);
+        if over(total) {
+            return Err(ExchangeError::TooLarge);
+        }
+        let room = (limits.keep - kept).min(data.len() as u64) as usize;
+        if room < data.len() {
+            data.truncate(room);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        // The usual body is one frame: keep it without copying.
+        match &first {
+            None => first = Some(data),
+            Some(f) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    let bytes = if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(rest)
+    };
+    Ok((bytes, total))
+}
+
 impl Session {
     /// Sends a request: connects or reuses a kept-alive connection, follows redirects, reads the
     /// whole body. The future owns what it needs (`'static`) but is `!Send`.
@@ -180,16 +246,26 @@ impl Session {
             body,
             timeout,
             follow_redirects,
+            max_body,
+            keep_body,
         } = req;
         let timeout = timeout.unwrap_or(self.client.default_timeout);
+        let limits = BodyLimits {
+            max: match (max_body, keep_body) {
+                (Some(n), _) => Some((n, "max_body")),
+                (None, Some(_)) => None,
+                (None, None) => self.client.max_body.map(|n| (n, "--max-body-size")),
+            },
+            keep: keep_body.unwrap_or(u64::MAX),
+        };
         let mut target = self.resolve(&url)?;
         let mut method = method;
         let mut body = body;
         let mut strip = Strip::default();
         let mut redirects = 0u32;
         loop {
-            let (parts, resp_body) = self
-                .exchange(&method, &target, &headers, strip, &body, timeout)
+            let (parts, resp_body, body_len) = self
+                .exchange(&method, &target, &headers, strip, &body, timeout, limits)
                 .await?;
             if parts.headers.contains_key(header::SET_COOKIE) {
                 let cookies = parts
@@ -230,6 +306,7 @@ impl Session {
                 status,
                 headers: parts.headers,
                 body: resp_body,
+                body_len,
                 url: target.full_url(),
             });
         }
@@ -329,6 +406,7 @@ impl Session {
 
     /// One request/response on one connection, with the transparent retry of a kept-alive
     /// connection that the server had closed while idle.
+    #[allow(clippy::too_many_arguments)] // one private call site; a struct would only rename them
     async fn exchange(
         &self,
         method: &Method,
@@ -337,7 +415,8 @@ impl Session {
         strip: Strip,
         body: &Bytes,
         timeout: Duration,
-    ) -> Result<(http::response::Parts, Bytes), HttpError> {
+        limits: BodyLimits,
+    ) -> Result<(http::response::Parts, Bytes, u64), HttpError> {
         let now = tokio::time::Instant::now();
         let deadline = now
             .checked_add(timeout)
@@ -372,24 +451,23 @@ impl Session {
             };
             let result = tokio::time::timeout_at(deadline, async {
                 if reused && !conn.sender.is_ready() {
-                    conn.sender.ready().await.map_err(|e| (Phase::Ready, e))?;
+                    conn.sender
+                        .ready()
+                        .await
+                        .map_err(|e| ExchangeError::Hyper(Phase::Ready, e))?;
                 }
                 let resp = conn
                     .sender
                     .send_request(request)
                     .await
-                    .map_err(|e| (Phase::Head, e))?;
+                    .map_err(|e| ExchangeError::Hyper(Phase::Head, e))?;
                 let (parts, body) = resp.into_parts();
-                let bytes = body
-                    .collect()
-                    .await
-                    .map_err(|e| (Phase::Body, e))?
-                    .to_bytes();
-                Ok((parts, bytes))
+                let (bytes, len) = read_body(body, limits).await?;
+                Ok((parts, bytes, len))
             })
             .await;
             match result {
-                Ok(Ok((parts, bytes))) => {
+                Ok(Ok((parts, bytes, len))) => {
                     let close = parts
                         .headers
                         .get(header::CONNECTION)
@@ -397,9 +475,15 @@ impl Session {
                     if !close {
                         self.checkin(&target.origin, conn);
                     }
-                    return Ok((parts, bytes));
+                    return Ok((parts, bytes, len));
                 }
-                Ok(Err((phase, e))) => {
+                Ok(Err(ExchangeError::TooLarge)) => {
+                    // The rest of the body is never read: the connection cannot be reused.
+                    drop(conn);
+                    let (limit, set_by) = limits.max.unwrap_or((0, "max_body"));
+                    return Err(HttpError::BodyTooLarge { limit, set_by });
+                }
+                Ok(Err(ExchangeError::Hyper(phase, e))) => {
                     drop(conn);
                     if phase == Phase::Ready {
                         // A stale idle connection noticed before sending: just take another one.

@@ -18,6 +18,8 @@ pub struct Shard {
     /// Orders exceptions by first sight, which the exceptions report preserves.
     exception_seq: u64,
     pending: u64,
+    /// Distinct (name, method) entries, overflow rows not counted (see `limit.rs`).
+    rows: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -148,11 +150,12 @@ impl Shard {
 
     #[cold]
     fn insert_entry(&mut self, method: &str, name: &str) -> &mut ShardEntry {
-        self.entries
-            .entry(name.to_owned())
-            .or_default()
-            .entry(method.to_owned())
-            .or_default()
+        let name = super::limit::admit(name, self.rows);
+        let by_method = self.entries.entry(name.to_owned()).or_default();
+        if !by_method.contains_key(method) && name != super::limit::OVERFLOW_NAME {
+            self.rows += 1;
+        }
+        by_method.entry(method.to_owned()).or_default()
     }
 
     /// A script error raised in a task / on_start, grouped by (message, traceback).
