@@ -28,6 +28,8 @@ pub struct Stats {
     exception_index: FxHashMap<(String, String), usize>,
     /// Keep only the "Aggregated" row (see [`Stats::totals_only`]).
     totals_only: bool,
+    /// Rows other than the overflow rows, which the row cap counts.
+    named_rows: usize,
 }
 
 impl Stats {
@@ -40,6 +42,7 @@ impl Stats {
             exceptions: Vec::new(),
             exception_index: FxHashMap::default(),
             totals_only: false,
+            named_rows: 0,
         }
     }
 
@@ -108,21 +111,27 @@ impl Stats {
 
     /// The row a (name, method) sample goes to: its own, or past the row cap the overflow row.
     fn admit(&self, name: String, method: &str) -> String {
-        if self.entries.len() < super::limit::max_rows() {
+        if self.named_rows < super::limit::max_rows() {
             return name;
         }
         let key = (name, method.to_owned());
         if self.entries.contains_key(&key) {
             return key.0;
         }
-        super::limit::admit(&key.0, self.entries.len()).to_owned()
+        super::limit::admit(&key.0, self.named_rows).to_owned()
     }
 
     fn entry_mut(&mut self, name: String, method: String) -> &mut Entry {
         let start_time = self.start_time;
+        let named = &mut self.named_rows;
         self.entries
             .entry((name, method))
-            .or_insert_with_key(|(name, method)| Entry::new(method, name, start_time))
+            .or_insert_with_key(|(name, method)| {
+                if name != super::limit::OVERFLOW_NAME {
+                    *named += 1;
+                }
+                Entry::new(method, name, start_time)
+            })
     }
 
     fn absorb_error(&mut self, key: (String, String, String), n: u64, first: f64, last: f64) {
@@ -130,12 +139,10 @@ impl Stats {
         {
             key
         } else {
-            let (method, name, error) = key;
-            (
-                method,
-                name,
-                super::limit::admit_error(error, self.errors.len()),
-            )
+            // One row per method past the cap, however many names and texts come.
+            let (method, _, _) = key;
+            let (name, error) = (super::limit::OVERFLOW_NAME, super::limit::OVERFLOW_ERROR);
+            (method, name.to_owned(), error.to_owned())
         };
         match self.errors.get_mut(&key) {
             Some(row) => row.absorb(n, first, last),
@@ -191,7 +198,9 @@ impl Stats {
     /// count again; errors and exceptions are forgotten; the stats restart now.
     pub fn reset(&mut self, now_unix: f64) {
         let rows = std::mem::take(&mut self.entries);
+        let named_rows = self.named_rows;
         self.clear(now_unix);
+        self.named_rows = named_rows;
         self.entries = rows
             .into_keys()
             .map(|(name, method)| {

@@ -19,7 +19,8 @@ pub const DEFAULT_MAX_ROWS: usize = 10_000;
 /// The name of the row that counts every request whose name came after the cap.
 pub const OVERFLOW_NAME: &str = "(other names)";
 
-/// The error text that counts failures whose (method, name, error) came after the cap.
+/// The error text of the one failure row per method (named [`OVERFLOW_NAME`]) that counts
+/// failures whose (method, name, error) came after the cap.
 pub const OVERFLOW_ERROR: &str = "(other errors)";
 
 static MAX_ROWS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_ROWS);
@@ -51,13 +52,4 @@ pub(crate) fn admit(name: &str, rows: usize) -> &str {
         );
     }
     OVERFLOW_NAME
-}
-
-/// Where a new failure row goes when `rows` exist already: `error`, or [`OVERFLOW_ERROR`].
-pub(crate) fn admit_error(error: String, rows: usize) -> String {
-    if rows < max_rows() {
-        error
-    } else {
-        OVERFLOW_ERROR.to_owned()
-    }
 }
