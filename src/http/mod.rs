@@ -10,6 +10,7 @@
 //! Hot-path notes: the base URL is never re-parsed; a relative URL without prefix is borrowed, not
 //! copied; no cookie work at all while the jar is empty; TCP_NODELAY; `max_buf_size(8192)`.
 
+mod body;
 mod error;
 mod pool;
 mod session;

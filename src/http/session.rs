@@ -11,8 +11,9 @@ use bytes::Bytes;
 use cookie_store::{CookieStore, RawCookie};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
+use super::body::{read_body, BodyLimits, ExchangeError};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
 use super::url::{self as urls, BaseUrl, Origin};
@@ -105,75 +106,12 @@ struct Strip {
     auth: bool,
 }
 
+/// Where an exchange was when hyper failed: a reused connection not ready, the head, the body.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Ready,
     Head,
     Body,
-}
-
-/// How much of a response body is read and kept.
-#[derive(Clone, Copy)]
-struct BodyLimits {
-    /// Most bytes a body may have, and who set that limit (for the error text).
-    max: Option<(u64, &'static str)>,
-    /// Bytes kept; the rest is counted and dropped.
-    keep: u64,
-}
-
-enum ExchangeError {
-    Hyper(Phase, hyper::Error),
-    TooLarge,
-}
-
-/// Reads a body frame by frame: the limit is enforced as bytes arrive (and up front when the
-/// length is announced), so an endless or huge body costs at most the limit in memory.
-async fn read_body(
-    mut body: hyper::body::Incoming,
-    limits: BodyLimits,
-) -> Result<(Bytes, u64), ExchangeError> {
-    use hyper::body::Body as _;
-    let over = |n: u64| limits.max.is_some_and(|(max, _)| n > max);
-    if over(body.size_hint().lower()) {
-        return Err(ExchangeError::TooLarge);
-    }
-    let mut total = 0u64;
-    let mut first: Option<Bytes> = None;
-    let mut rest: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ExchangeError::Hyper(Phase::Body, e))?;
-        let Ok(mut data) = frame.into_data() else {
-            continue; // trailers
-        };
-        let kept = total.min(limits.keep);
-        total = total.saturating_add(data.len() as u64);
-        if over(total) {
-            return Err(ExchangeError::TooLarge);
-        }
-        let room = (limits.keep - kept).min(data.len() as u64) as usize;
-        if room < data.len() {
-            data.truncate(room);
-        }
-        if data.is_empty() {
-            continue;
-        }
-        // The usual body is one frame: keep it without copying.
-        match &first {
-            None => first = Some(data),
-            Some(f) => {
-                if rest.is_empty() {
-                    rest.extend_from_slice(f);
-                }
-                rest.extend_from_slice(&data);
-            }
-        }
-    }
-    let bytes = if rest.is_empty() {
-        first.unwrap_or_default()
-    } else {
-        Bytes::from(rest)
-    };
-    Ok((bytes, total))
 }
 
 impl Session {
