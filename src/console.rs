@@ -105,11 +105,12 @@ pub async fn run_with_users(
     exit_code: impl Fn(i32) -> i32,
 ) -> anyhow::Result<i32> {
     let json_file = opts.json_file.as_deref().map(json::json_file_path);
-    if let Some(path) = &json_file {
-        if let Err(e) = json::check_writable(path) {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+    // `app` checked these already for the binary; a library caller gets the same check.
+    let out = &cfg.outputs;
+    let (csv, html) = (out.csv_prefix.as_deref(), out.html.as_deref());
+    if let Err(e) = crate::report::output::check_outputs(csv, html, json_file.as_deref()) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
     }
     let load = cfg.load.clone();
     let mut run = TestRun::with_users(cfg, scenario, users).await;

@@ -72,6 +72,8 @@ pub struct RunSpec {
     pub log: LogOptions,
     /// `--master`: the users run on workers; the UI (or the console) is the master's.
     pub master: Option<MasterOptions>,
+    /// `--max-stats-rows`: the cap on distinct stats rows (a process-wide setting).
+    pub max_stats_rows: usize,
 }
 
 /// The front end of a run.
@@ -178,6 +180,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             threads: v.threads.unwrap_or_else(default_threads),
             http: HttpConfig {
                 insecure: v.insecure,
+                max_body: v.max_body_size,
                 ..HttpConfig::default()
             },
             seed: v.seed,
@@ -229,6 +232,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             tls: v.tls_cert.zip(v.tls_key),
             base_path: v.web_base_path,
             class_picker: v.class_picker,
+            allowed_hosts: v.web_allowed_hosts,
         })
     };
     let log = LogOptions {
@@ -241,6 +245,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         ui,
         log,
         master,
+        max_stats_rows: v.max_stats_rows,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod class_update;
 pub mod driver;
+pub mod fd_limit;
 pub mod mailbox;
 pub mod status;
 pub mod test_run;

@@ -59,6 +59,8 @@ pub struct TestRun {
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
     test: Option<Active>,
     csv: Option<CsvWriter>,
+    /// A report (CSV, HTML) could not be written at the end of a test: the exit code says so.
+    report_lost: bool,
     /// Two overlapping windows behind the charts' current percentiles, reset alternately: the
     /// older one always holds the last 5–10 s.
     window: [Arc<Mutex<Stats>>; 2],
@@ -96,6 +98,7 @@ impl TestRun {
             .fire(Builtin::Init, role_args(&scenario.control))
             .await;
         let fresh = || Arc::new(Mutex::new(Stats::new(now_unix())));
+        let window = || Arc::new(Mutex::new(Stats::totals_only(now_unix())));
         let (status, _) = watch::channel(RunStatus {
             state: RunState::Ready,
             user_count: 0,
@@ -121,7 +124,8 @@ impl TestRun {
             history: Arc::new(Mutex::new(Vec::new())),
             test: None,
             csv: None,
-            window: [fresh(), fresh()],
+            report_lost: false,
+            window: [window(), window()],
             older: 0,
             window_started: Instant::now(),
             interval: None,
@@ -415,6 +419,7 @@ impl TestRun {
         if let Some(csv) = &mut self.csv {
             if let Err(e) = csv.write(&st, 0, now) {
                 log::error!("writing the final CSV files: {e}");
+                self.report_lost = true;
             }
         }
         if let Some(path) = &self.cfg.outputs.html {
@@ -424,11 +429,14 @@ impl TestRun {
                 start: self.status.borrow().started_at.unwrap_or(now),
                 end: now,
             };
-            if let Err(e) = std::fs::write(
-                path,
-                crate::report::html::render(&st, &self.history.lock(), &meta),
-            ) {
+            if let Err(e) = crate::report::output::create_parent(path).and_then(|()| {
+                std::fs::write(
+                    path,
+                    crate::report::html::render(&st, &self.history.lock(), &meta),
+                )
+            }) {
                 log::error!("writing the HTML report {}: {e}", path.display());
+                self.report_lost = true;
             }
         }
         drop(st);
@@ -532,8 +540,12 @@ impl TestRun {
         }
     }
 
-    /// The exit code the statistics call for.
+    /// The exit code the statistics call for; 2 when a report could not be written, whatever
+    /// the statistics say.
     pub fn exit_code(&self) -> i32 {
+        if self.report_lost {
+            return EXIT_REPORT_LOST;
+        }
         let st = self.stats.lock();
         if st.has_failures() || st.has_exceptions() {
             self.cfg.exit_code_on_error
@@ -549,6 +561,10 @@ impl TestRun {
         self.hooks.fire(Builtin::Quitting, q).await;
     }
 }
+
+/// Exit code of a run whose CSV or HTML report could not be written at the end (as a usage
+/// error: the paths were checked before the start, so something changed under the run).
+pub const EXIT_REPORT_LOST: i32 = 2;
 
 /// The first host a user class declares (shown when neither -H nor the form gives one).
 pub fn default_host(sc: &Scenario) -> String {
