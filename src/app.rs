@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::logging::LogOptions;
 use crate::options::{Command, Describe, RunSpec, Ui};
+use crate::report::json::json_file_path;
 use crate::run::RunConfig;
 use crate::script::Scenario;
 
@@ -92,6 +93,12 @@ fn describe(
 /// Load the scenario (from `source` if given, else from the run's file) and run it.
 pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
     crate::logging::init(&spec.log)?;
+    crate::run::fd_limit::raise_to_hard();
+    crate::stats::set_max_rows(spec.max_stats_rows);
+    if let Err(e) = check_outputs(&spec) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
     let Some(scenario) = load(&spec.run, source) else {
         return Ok(EXIT_USAGE);
     };
@@ -177,6 +184,21 @@ async fn master_with_local_workers(
     };
     workers.shutdown().await;
     code
+}
+
+/// Every report path, before anything runs (a worker writes no reports).
+fn check_outputs(spec: &RunSpec) -> Result<(), crate::report::output::OutputError> {
+    let json_file = match &spec.ui {
+        Ui::Headless(console) => console.json_file.as_deref().map(json_file_path),
+        Ui::Web(_) => None,
+        Ui::Worker(_) => return Ok(()),
+    };
+    let out = &spec.run.outputs;
+    crate::report::output::check_outputs(
+        out.csv_prefix.as_deref(),
+        out.html.as_deref(),
+        json_file.as_deref(),
+    )
 }
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the

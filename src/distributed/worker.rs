@@ -365,7 +365,7 @@ impl Worker {
         log::debug!("Received {kind} message from master");
         if !self
             .run
-            .deliver_message(&kind, msgpack_to_dynamic(&data))
+            .deliver_message(&kind, msgpack_to_dynamic(&data), &self.node_id)
             .await
         {
             self.log_once(
@@ -382,9 +382,10 @@ impl Worker {
             log::info!("{why}: stopping this worker's users");
             self.stop_test().await;
         }
-        for (kind, data) in self.run.scenario().control.take_outbox() {
+        for m in self.run.scenario().control.take_outbox() {
+            let kind = m.kind;
             log::debug!("Sending {kind} message to master");
-            let data = json_to_msgpack(&data);
+            let data = json_to_msgpack(&m.data);
             self.link.send(&Payload::Custom { kind, data });
         }
         match self.phase {

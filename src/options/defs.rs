@@ -224,6 +224,13 @@ options! {
         key: "web-base-path", locust_env: &["LOCUST_WEB_BASE_PATH"], value_name: "PATH",
         example: "/locust",
     }
+    /// Host names the web UI answers to besides IP addresses and localhost (comma-separated;
+    /// * for any), e.g. a reverse proxy's public name. Other names are refused (DNS rebinding),
+    /// and so are state-changing requests whose Origin is not the UI's own
+    web_allowed_hosts: Vec<String> = parse_list, default "" {
+        key: "web-allowed-hosts", shape: Shape::List, value_name: "HOST",
+        example: "locust.example.com",
+    }
     /// Let the web UI choose which user classes run
     class_picker: bool = parse_bool, default "false" {
         key: "class-picker", locust_env: &["LOCUST_USERCLASS_PICKER"], shape: Shape::Flag,
@@ -240,7 +247,8 @@ options! {
         shape: Shape::List, value_name: "TAG", example: "slow",
     }
     /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and
-    /// PREFIX_exceptions.csv (Locust's formats), refreshed every second
+    /// PREFIX_exceptions.csv (Locust's formats), refreshed every second; missing directories
+    /// are created, and a path that cannot be written stops the run before it starts
     csv: PathBuf = parse_path {
         key: "csv", locust_env: &["LOCUST_CSV"], value_name: "PREFIX", example: "out/run",
     }
@@ -270,7 +278,8 @@ options! {
         example: "true",
     }
     /// Write an HTML report when the run ends; {u}, {r} and {t} in the name become the users,
-    /// spawn rate and run time in seconds
+    /// spawn rate and run time in seconds; checked (and missing directories created) before
+    /// the run starts
     html: PathBuf = parse_path {
         key: "html", locust_env: &["LOCUST_HTML"], value_name: "FILE",
         example: "out/report_{u}.html",
@@ -279,7 +288,8 @@ options! {
     json: bool = parse_bool, default "false" {
         key: "json", shape: Shape::Flag, example: "true",
     }
-    /// Write the final stats as Locust's JSON to this file
+    /// Write the final stats as Locust's JSON to this file (FILE.json); checked (and missing
+    /// directories created) before the run starts
     json_file: PathBuf = parse_path {
         key: "json-file", value_name: "FILE", example: "out/stats.json",
     }
@@ -356,6 +366,18 @@ options! {
     /// Do not verify TLS certificates
     insecure: bool = parse_bool, default "false" {
         key: "insecure", shape: Shape::Flag, example: "true",
+    }
+    /// The largest response body a request reads into memory, e.g. 64MiB, 500KB, or bytes; 0
+    /// for no limit. A longer body is a BodyTooLarge failure; a request's own `max_body` wins,
+    /// and `keep_body: N` reads bodies of any size, keeping the first N bytes
+    max_body_size: Option<u64> = parse_byte_size, default "64MiB" {
+        key: "max-body-size", value_name: "SIZE", example: "1MiB",
+    }
+    /// Most distinct request names (stats rows); requests with names beyond it are counted in
+    /// one "(other names)" row per method, with a warning (group URLs with the request option
+    /// `name`)
+    max_stats_rows: usize = parse_max_stats_rows, default "10000" {
+        key: "max-stats-rows", shape: Shape::Integer, value_name: "N", example: "500",
     }
     /// Most background jobs (`background(...)`) one user may run at once
     max_background_jobs: usize = parse_max_background_jobs, default "100" {

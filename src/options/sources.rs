@@ -108,7 +108,15 @@ pub(super) fn gather(args: Vec<OsString>, env: &Env, cwd: &Path) -> Result<Gathe
         .find_map(|raw| raw.config.as_ref());
     if let Some(config) = config {
         let file = files::ConfigFile::given(&config.value);
-        if let Some(layer) = files::read(&file, cwd, true)? {
+        // Name where the path came from: `RUSTLOCUST_CONFIG` in a CI job is easy to forget.
+        let read = files::read(&file, cwd, true).map_err(|e| match e {
+            OptionsError::ReadConfig { path, source } => OptionsError::ReadConfig {
+                path: format!("{path} ({})", config.source.naming("config")),
+                source,
+            },
+            e => e,
+        });
+        if let Some(layer) = read? {
             merged = layer.raw.over(merged);
             warnings.extend(layer.warnings);
         }

@@ -77,6 +77,8 @@ pub struct RunSpec {
     pub master: Option<MasterOptions>,
     /// `--processes`: local worker processes to start (for the master, or alone with `--worker`).
     pub processes: Option<LocalWorkersSpec>,
+    /// `--max-stats-rows`: the cap on distinct stats rows (a process-wide setting).
+    pub max_stats_rows: usize,
 }
 
 /// The front end of a run.
@@ -218,6 +220,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             threads: v.threads.unwrap_or_else(default_threads),
             http: HttpConfig {
                 insecure: v.insecure,
+                max_body: v.max_body_size,
                 ..HttpConfig::default()
             },
             seed: v.seed,
@@ -271,6 +274,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             tls: v.tls_cert.zip(v.tls_key),
             base_path: v.web_base_path,
             class_picker: v.class_picker,
+            allowed_hosts: v.web_allowed_hosts,
         })
     };
     let log = LogOptions {
@@ -284,6 +288,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         log,
         master,
         processes,
+        max_stats_rows: v.max_stats_rows,
     })
 }
 
@@ -309,6 +314,9 @@ fn worker_args(v: &Values, files: &[PathBuf], count: usize) -> Vec<OsString> {
         ("max-background-jobs", v.max_background_jobs.to_string()),
         ("loglevel", v.loglevel.to_string()),
         ("exit-code-on-error", v.exit_code_on_error.to_string()),
+        // In bytes; 0 is "no limit" (None).
+        ("max-body-size", v.max_body_size.unwrap_or(0).to_string()),
+        ("max-stats-rows", v.max_stats_rows.to_string()),
     ];
     let lists = [("tags", &v.tags), ("exclude-tags", &v.exclude_tags)];
     valued.extend(

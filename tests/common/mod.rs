@@ -5,6 +5,7 @@
 //! - `target`: the in-process axum target on 127.0.0.1 that counts what it sees;
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
+//! - `hostile`: raw TCP servers that misbehave (reset, hang, drip, garbage, redirect loops);
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
 //! - `locust_keys`: the shapes of Locust's web API answers;
 //! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
@@ -18,6 +19,7 @@
 pub mod child;
 mod csv_files;
 mod demo_target;
+pub mod hostile;
 mod library;
 mod locust;
 mod locust_keys;

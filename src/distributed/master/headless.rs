@@ -72,7 +72,8 @@ pub async fn run_master_headless_on(
     start(&master, &scenario, &opts, true).await?;
     let users = master.users_factory(cfg.stop_timeout);
     let watched = master.clone();
-    let result = console::run_with_users(scenario, cfg, console, users, move |code| {
+    let mailbox = master.mailbox();
+    let result = console::run_with_users(scenario, cfg, console, users, mailbox, move |code| {
         if code == 0 && watched.all_workers_lost() {
             EXIT_WORKERS_LOST
         } else {

@@ -10,6 +10,7 @@
 //! where this master differs.
 
 pub mod headless;
+mod mailbox;
 mod pump;
 mod users;
 pub mod web;
@@ -325,6 +326,16 @@ impl Master {
     /// [`CUSTOM_QUEUE_LEN`] and then are dropped.
     pub fn take_custom_messages(&self) -> Option<mpsc::Receiver<CustomMessage>> {
         self.custom_rx.lock().take()
+    }
+
+    /// The scripts' custom messages to and from the workers, for the master's test run (takes
+    /// the queue of [`Master::take_custom_messages`]; None once taken).
+    pub fn mailbox(self: &Arc<Self>) -> Option<Box<dyn crate::run::Mailbox>> {
+        let rx = self.take_custom_messages()?;
+        Some(Box::new(mailbox::MasterMailbox {
+            master: self.clone(),
+            rx,
+        }))
     }
 
     /// Sends a message of a script's own type to one worker, or to every connected one (None);

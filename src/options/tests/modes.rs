@@ -548,6 +548,10 @@ fn a_processes_child_gets_everything_a_worker_needs_on_its_command_line() {
         "--equal-weights",
         "--loglevel",
         "debug",
+        "--max-body-size",
+        "1KiB",
+        "--max-stats-rows",
+        "50",
         "--master-secret",
         "s3cret",
         "--csv",
@@ -571,6 +575,8 @@ fn a_processes_child_gets_everything_a_worker_needs_on_its_command_line() {
         "--seed=7",
         "--equal-weights",
         "--loglevel=DEBUG",
+        "--max-body-size=1024",
+        "--max-stats-rows=50",
     ] {
         assert!(args.iter().any(|a| a == want), "{want} missing: {args:?}");
     }
@@ -603,4 +609,6 @@ fn a_processes_child_gets_everything_a_worker_needs_on_its_command_line() {
     assert_eq!(w.secret.as_ref().map(|s| s.expose()), Some("s3cret"));
     assert_eq!(child.run.scenario_options.user_classes, ["Api"]);
     assert_eq!(child.run.scenario_options.tags, ["a", "b"]);
+    assert_eq!(child.run.runner.http.max_body, Some(1024));
+    assert_eq!(child.max_stats_rows, 50);
 }
