@@ -80,6 +80,16 @@ fn parse_at_least_one(s: &str, not_a_number: &str, zero: &str) -> Result<usize, 
     }
 }
 
+/// `--max-string-size`, `--max-array-size`, `--max-map-size`: 0 would switch Rhai's check off,
+/// and with it the nesting-depth check that keeps deep data from crashing a user's stack.
+pub fn parse_size_limit(s: &str) -> Result<usize, String> {
+    parse_at_least_one(
+        s,
+        "expected a whole number, e.g. 1000000",
+        "must be at least 1 (a limit cannot be switched off)",
+    )
+}
+
 pub fn parse_exit_code(s: &str) -> Result<i32, String> {
     s.trim()
         .parse::<i32>()

@@ -5,6 +5,7 @@
 //! - `target`: the in-process axum target on 127.0.0.1 that counts what it sees;
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
+//! - `raw_http`: a minimal HTTP client for the web UI's API;
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
 //! - `locust_keys`: the shapes of Locust's web API answers;
 //! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
@@ -23,6 +24,7 @@ mod locust;
 mod locust_keys;
 mod master;
 mod process;
+mod raw_http;
 mod scenario;
 pub mod scenario_dir;
 mod server;
@@ -36,5 +38,6 @@ pub use locust::*;
 pub use locust_keys::*;
 pub use master::*;
 pub use process::*;
+pub use raw_http::*;
 pub use scenario::*;
 pub use target::*;
