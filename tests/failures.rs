@@ -9,10 +9,10 @@ mod common;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use common::hostile::{Behaviour, Hostile};
 use common::{bin, count_of, csv, run, scenario, stats_row, Run, Target};
 
 const LIMIT: Duration = Duration::from_secs(40);
@@ -55,77 +55,6 @@ fn closed_port() -> u16 {
     let port = l.local_addr().unwrap().port();
     drop(l);
     port
-}
-
-/// A raw TCP server that accepts connections and closes each at once, with an RST when `reset`
-/// (SO_LINGER 0) or a FIN otherwise. Counts the connections; stops when dropped.
-struct ClosingServer {
-    port: u16,
-    accepted: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ClosingServer {
-    fn start(reset: bool) -> ClosingServer {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.set_nonblocking(true).unwrap();
-        let port = l.local_addr().unwrap().port();
-        let accepted = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (a, st) = (accepted.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            // Bounded: at most 2 minutes, whatever happens.
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !st.load(Ordering::SeqCst) && Instant::now() < deadline {
-                match l.accept() {
-                    Ok((sock, _)) => {
-                        a.fetch_add(1, Ordering::SeqCst);
-                        if reset {
-                            set_linger_zero(&sock);
-                        }
-                        drop(sock);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
-                }
-            }
-        });
-        ClosingServer {
-            port,
-            accepted,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ClosingServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// SO_LINGER with a zero timeout: closing the socket sends an RST instead of a FIN.
-fn set_linger_zero(sock: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket fd and a correctly sized, initialised `linger`.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const libc::linger as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
 }
 
 /// A scenario whose task requests `bad_url` (absolute) and then reports to the target what it got:
@@ -249,7 +178,7 @@ const CONNECTION_ERRORS: [&str; 5] = [
 
 fn closing_server(reset: bool) -> Vec<String> {
     let t = Target::start();
-    let srv = ClosingServer::start(reset);
+    let srv = Hostile::start(Behaviour::Drop { reset });
     let src = failing_then_reporting(&t, &format!("http://127.0.0.1:{}/x", srv.port), "");
     let (r, prefix, _s) = run_src(&src, &["-u", "2", "-r", "50", "-t", "2s"]);
     assert_eq!(r.code, 1, "stderr:\n{}", r.stderr);

@@ -10,6 +10,7 @@
 //! Hot-path notes: the base URL is never re-parsed; a relative URL without prefix is borrowed, not
 //! copied; no cookie work at all while the jar is empty; TCP_NODELAY; `max_buf_size(8192)`.
 
+mod body;
 mod error;
 mod pool;
 mod session;
@@ -37,7 +38,15 @@ pub struct HttpConfig {
     pub default_timeout: Duration,
     /// Redirects followed before `TooManyRedirects` (30, like python-requests).
     pub max_redirects: u32,
+    /// The largest response body kept in memory (`--max-body-size`); `None`: no limit. A longer
+    /// body is a `BodyTooLarge` failure, found out before reading it when Content-Length says so.
+    pub max_body: Option<u64>,
 }
+
+/// The default of [`HttpConfig::max_body`]: far above any API or page response, yet one user
+/// reading an endless body stops long before the machine runs out of memory. Downloads of any
+/// size are read with [`Request::keep_body`], which keeps only a prefix.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -45,6 +54,7 @@ impl Default for HttpConfig {
             insecure: false,
             default_timeout: Duration::from_secs(60),
             max_redirects: 30,
+            max_body: Some(DEFAULT_MAX_BODY),
         }
     }
 }
@@ -63,6 +73,11 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Follow 301/302/303/307/308 (python-requests' default: true).
     pub follow_redirects: bool,
+    /// The body limit of this request; `None`: the client's ([`HttpConfig::max_body`]) unless
+    /// `keep_body` is set, which reads any size.
+    pub max_body: Option<u64>,
+    /// Keep only the first N bytes of the body; the rest is read, counted and dropped.
+    pub keep_body: Option<u64>,
 }
 
 impl Request {
@@ -74,6 +89,8 @@ impl Request {
             body: Bytes::new(),
             timeout: None,
             follow_redirects: true,
+            max_body: None,
+            keep_body: None,
         }
     }
 
@@ -104,6 +121,16 @@ impl Request {
         self.follow_redirects = follow;
         self
     }
+
+    pub fn max_body(mut self, bytes: u64) -> Request {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    pub fn keep_body(mut self, bytes: u64) -> Request {
+        self.keep_body = Some(bytes);
+        self
+    }
 }
 
 /// A complete response (body fully read).
@@ -111,7 +138,10 @@ impl Request {
 pub struct Response {
     pub status: u16,
     pub headers: http::HeaderMap,
+    /// The body, or its first `keep_body` bytes.
     pub body: Bytes,
+    /// Bytes the body had, kept or not (what the stats count).
+    pub body_len: u64,
     /// Final absolute URL, after redirects.
     pub url: String,
 }

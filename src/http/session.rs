@@ -11,8 +11,9 @@ use bytes::Bytes;
 use cookie_store::{CookieStore, RawCookie};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
+use super::body::{read_body, BodyLimits, ExchangeError};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
 use super::url::{self as urls, BaseUrl, Origin};
@@ -28,6 +29,7 @@ struct ClientInner {
     connector: Connector,
     default_timeout: Duration,
     max_redirects: u32,
+    max_body: Option<u64>,
 }
 
 impl Client {
@@ -38,6 +40,7 @@ impl Client {
                 connector: Connector::new(tls),
                 default_timeout: cfg.default_timeout,
                 max_redirects: cfg.max_redirects,
+                max_body: cfg.max_body,
             }),
         })
     }
@@ -103,8 +106,9 @@ struct Strip {
     auth: bool,
 }
 
+/// Where an exchange was when hyper failed: a reused connection not ready, the head, the body.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Ready,
     Head,
     Body,
@@ -180,16 +184,26 @@ impl Session {
             body,
             timeout,
             follow_redirects,
+            max_body,
+            keep_body,
         } = req;
         let timeout = timeout.unwrap_or(self.client.default_timeout);
+        let limits = BodyLimits {
+            max: match (max_body, keep_body) {
+                (Some(n), _) => Some((n, "max_body")),
+                (None, Some(_)) => None,
+                (None, None) => self.client.max_body.map(|n| (n, "--max-body-size")),
+            },
+            keep: keep_body.unwrap_or(u64::MAX),
+        };
         let mut target = self.resolve(&url)?;
         let mut method = method;
         let mut body = body;
         let mut strip = Strip::default();
         let mut redirects = 0u32;
         loop {
-            let (parts, resp_body) = self
-                .exchange(&method, &target, &headers, strip, &body, timeout)
+            let (parts, resp_body, body_len) = self
+                .exchange(&method, &target, &headers, strip, &body, timeout, limits)
                 .await?;
             if parts.headers.contains_key(header::SET_COOKIE) {
                 let cookies = parts
@@ -230,6 +244,7 @@ impl Session {
                 status,
                 headers: parts.headers,
                 body: resp_body,
+                body_len,
                 url: target.full_url(),
             });
         }
@@ -329,6 +344,7 @@ impl Session {
 
     /// One request/response on one connection, with the transparent retry of a kept-alive
     /// connection that the server had closed while idle.
+    #[allow(clippy::too_many_arguments)] // one private call site; a struct would only rename them
     async fn exchange(
         &self,
         method: &Method,
@@ -337,7 +353,8 @@ impl Session {
         strip: Strip,
         body: &Bytes,
         timeout: Duration,
-    ) -> Result<(http::response::Parts, Bytes), HttpError> {
+        limits: BodyLimits,
+    ) -> Result<(http::response::Parts, Bytes, u64), HttpError> {
         let now = tokio::time::Instant::now();
         let deadline = now
             .checked_add(timeout)
@@ -372,24 +389,23 @@ impl Session {
             };
             let result = tokio::time::timeout_at(deadline, async {
                 if reused && !conn.sender.is_ready() {
-                    conn.sender.ready().await.map_err(|e| (Phase::Ready, e))?;
+                    conn.sender
+                        .ready()
+                        .await
+                        .map_err(|e| ExchangeError::Hyper(Phase::Ready, e))?;
                 }
                 let resp = conn
                     .sender
                     .send_request(request)
                     .await
-                    .map_err(|e| (Phase::Head, e))?;
+                    .map_err(|e| ExchangeError::Hyper(Phase::Head, e))?;
                 let (parts, body) = resp.into_parts();
-                let bytes = body
-                    .collect()
-                    .await
-                    .map_err(|e| (Phase::Body, e))?
-                    .to_bytes();
-                Ok((parts, bytes))
+                let (bytes, len) = read_body(body, limits).await?;
+                Ok((parts, bytes, len))
             })
             .await;
             match result {
-                Ok(Ok((parts, bytes))) => {
+                Ok(Ok((parts, bytes, len))) => {
                     let close = parts
                         .headers
                         .get(header::CONNECTION)
@@ -397,9 +413,15 @@ impl Session {
                     if !close {
                         self.checkin(&target.origin, conn);
                     }
-                    return Ok((parts, bytes));
+                    return Ok((parts, bytes, len));
                 }
-                Ok(Err((phase, e))) => {
+                Ok(Err(ExchangeError::TooLarge)) => {
+                    // The rest of the body is never read: the connection cannot be reused.
+                    drop(conn);
+                    let (limit, set_by) = limits.max.unwrap_or((0, "max_body"));
+                    return Err(HttpError::BodyTooLarge { limit, set_by });
+                }
+                Ok(Err(ExchangeError::Hyper(phase, e))) => {
                     drop(conn);
                     if phase == Phase::Ready {
                         // A stale idle connection noticed before sending: just take another one.

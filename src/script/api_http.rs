@@ -32,6 +32,8 @@ pub struct ResponseData {
     status: u16,
     headers: http::HeaderMap,
     body: Bytes,
+    /// The body's full length, kept or not (`keep_body`).
+    body_len: u64,
     url: String,
     elapsed_ms: f64,
     error: Option<String>,
@@ -49,7 +51,7 @@ impl Drop for ResponseData {
     fn drop(&mut self) {
         if let Some(p) = self.pending.take() {
             let s = p.into_inner();
-            let len = self.body.len() as u64;
+            let len = self.body_len;
             context::sample(
                 s.method.as_str(),
                 &s.name,
@@ -104,7 +106,9 @@ pub fn register(engine: &mut Engine) {
         String::from_utf8_lossy(&r.0.body).into_owned()
     });
     engine.register_get("body", |r: &mut Response| -> Blob { r.0.body.to_vec() });
-    engine.register_get("content_length", |r: &mut Response| r.0.body.len() as i64);
+    engine.register_get("content_length", |r: &mut Response| {
+        i64::try_from(r.0.body_len).unwrap_or(i64::MAX)
+    });
     // Whether the script decides this response's verdict (checks need it).
     engine.register_get("catch_response", |r: &mut Response| r.0.pending.is_some());
     engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
@@ -173,11 +177,13 @@ struct Options {
     body: Bytes,
     timeout: Option<Duration>,
     follow_redirects: bool,
+    max_body: Option<u64>,
+    keep_body: Option<u64>,
     url: String,
 }
 
-const OPTION_KEYS: &str =
-    "headers, params, json, form, data, body, timeout, allow_redirects (or redirects), name, catch_response";
+const OPTION_KEYS: &str = "headers, params, json, form, data, body, timeout, \
+     allow_redirects (or redirects), name, catch_response, max_body, keep_body";
 
 fn options(url: &str, opts: Option<Map>) -> R<Options> {
     let mut o = Options {
@@ -187,6 +193,8 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
         body: Bytes::new(),
         timeout: None,
         follow_redirects: true,
+        max_body: None,
+        keep_body: None,
         url: url.to_string(),
     };
     let Some(opts) = opts else { return Ok(o) };
@@ -209,6 +217,8 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
                 }
                 o.timeout = Some(Duration::from_secs_f64(s));
             }
+            "max_body" => o.max_body = Some(byte_count(&k, &v)?),
+            "keep_body" => o.keep_body = Some(byte_count(&k, &v)?),
             "headers" => {
                 let m = v
                     .clone()
@@ -274,6 +284,13 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
     Ok(o)
 }
 
+fn byte_count(key: &str, v: &Dynamic) -> R<u64> {
+    v.as_int()
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| bad(key, "a number of bytes >= 0", v))
+}
+
 fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
     runtime_error(format!(
         "request option '{key}' must be {expected}, got {} ({v})",
@@ -328,6 +345,8 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
         body: o.body,
         timeout: o.timeout,
         follow_redirects: o.follow_redirects,
+        max_body: o.max_body,
+        keep_body: o.keep_body,
     };
     let started = Instant::now();
     let result = coro::block_on(session.send(req)).map_err(|e| suspend_error(e, "HTTP request"))?;
@@ -339,6 +358,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
+                body_len: r.body_len,
                 url: r.url,
                 elapsed_ms,
                 error,
@@ -351,6 +371,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
             status: 0,
             headers: Default::default(),
             body: Bytes::new(),
+            body_len: 0,
             url: String::new(),
             elapsed_ms,
             error: Some(e.to_string()),
@@ -365,7 +386,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
             error: data.error.clone(),
         }));
     } else {
-        let len = data.body.len() as u64;
+        let len = data.body_len;
         context::sample(
             method.as_str(),
             &name,
@@ -424,6 +445,29 @@ mod tests {
         let mut m = Map::new();
         m.insert("timeout".into(), Dynamic::from(-1.0));
         assert!(options("/", Some(m)).is_err());
+        for bad in [
+            Dynamic::from(-1_i64),
+            Dynamic::from(1.5),
+            Dynamic::from("1k"),
+        ] {
+            let mut m = Map::new();
+            m.insert("keep_body".into(), bad);
+            let e = options("/", Some(m)).err().map(|e| e.to_string());
+            assert!(
+                e.as_deref()
+                    .unwrap_or_default()
+                    .contains("'keep_body' must be a number of bytes"),
+                "{e:?}"
+            );
+        }
+        let mut m = Map::new();
+        m.insert("max_body".into(), Dynamic::from(10_i64));
+        m.insert("keep_body".into(), Dynamic::from(0_i64));
+        let o = options("/", Some(m)).ok();
+        assert_eq!(
+            o.map(|o| (o.max_body, o.keep_body)),
+            Some((Some(10), Some(0)))
+        );
         let mut m = Map::new();
         let mut p = Map::new();
         p.insert("q".into(), "a b".into());

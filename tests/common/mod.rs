@@ -6,6 +6,7 @@
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
 //! - `raw_http`: a minimal HTTP client for the web UI's API;
+//! - `hostile`: raw TCP servers that misbehave (reset, hang, drip, garbage, redirect loops);
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
 //! - `locust_keys`: the shapes of Locust's web API answers;
 //! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
@@ -19,6 +20,7 @@
 pub mod child;
 mod csv_files;
 mod demo_target;
+pub mod hostile;
 mod library;
 mod locust;
 mod locust_keys;
