@@ -461,15 +461,20 @@ fn too_few_workers_within_the_max_wait_is_an_error() {
     assert!(err.to_string().contains("0 of 2 connected"), "{err}");
 }
 
-/// GET `path` from 127.0.0.1:`port` as JSON (None until the server answers with JSON).
-fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+/// The body of GET `path` from 127.0.0.1:`port` (None until the server answers).
+fn get_text(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+    Some(text.split_once("\r\n\r\n")?.1.to_owned())
+}
+
+/// GET `path` from 127.0.0.1:`port` as JSON (None until the server answers with JSON).
+fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&get_text(port, path)?).ok()
 }
 
 #[test]
@@ -526,6 +531,19 @@ fn the_web_api_of_a_master_lists_its_workers() {
         get_json(web_port, "/worker-count"),
         Some(serde_json::json!({"worker_count": 2}))
     );
+    // The master's Prometheus figures are the merged ones: both workers' samples, one row.
+    let mut metrics = String::new();
+    let merged = common::wait_until(Duration::from_secs(30), || {
+        metrics = get_text(web_port, "/metrics").unwrap_or_default();
+        metrics.lines().any(|l| {
+            l.starts_with("rustlocust_requests_total{")
+                && l.split_whitespace()
+                    .last()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n >= 2 * REPORTS * SAMPLES)
+        })
+    });
+    assert!(merged, "/metrics:\n{metrics}");
     assert!(
         common::wait_until(Duration::from_secs(30), || thread.is_finished()),
         "the web master did not quit after --autoquit"
