@@ -7,9 +7,15 @@
 //! * [`BaseUrl`]: the user's host (`-H/--host`), parsed once; relative request URLs are appended.
 //! * [`HttpError`]: Locust-style error texts (`ConnectionRefusedError(111, 'Connection refused')`).
 //!
+//! Two engines serve the same [`Session`] (cookies, redirects, per-hop handling and error texts
+//! are the session's, whatever the engine): the hyper fast path for plain HTTP/1.1, and reqwest
+//! ([`engine`]) for HTTP/2 and proxies. [`EngineKind`] picks one per request.
+//!
 //! Hot-path notes: the base URL is never re-parsed; a relative URL without prefix is borrowed, not
 //! copied; no cookie work at all while the jar is empty; TCP_NODELAY; `max_buf_size(8192)`.
 
+mod decode;
+mod engine;
 mod error;
 mod pool;
 mod session;
@@ -21,6 +27,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use self::decode::{DEFAULT_ACCEPT_ENCODING, DEFAULT_MAX_DECODED};
+pub use self::engine::{EngineKind, Http2};
 pub use self::error::{HttpError, InvalidHost};
 pub use self::session::{Client, Session};
 pub use self::url::{path_url, BaseUrl};
@@ -37,6 +45,13 @@ pub struct HttpConfig {
     pub default_timeout: Duration,
     /// Redirects followed before `TooManyRedirects` (30, like python-requests).
     pub max_redirects: u32,
+    /// Engine of requests that do not choose one (`auto`: the fast path unless the request needs
+    /// reqwest or a proxy is set in the environment).
+    pub engine: EngineKind,
+    /// `Accept-Encoding` sent unless a request says otherwise; empty: none.
+    pub accept_encoding: String,
+    /// Largest decoded (decompressed) body; past it the request fails.
+    pub max_decoded: usize,
 }
 
 impl Default for HttpConfig {
@@ -45,6 +60,9 @@ impl Default for HttpConfig {
             insecure: false,
             default_timeout: Duration::from_secs(60),
             max_redirects: 30,
+            engine: EngineKind::Auto,
+            accept_encoding: DEFAULT_ACCEPT_ENCODING.to_string(),
+            max_decoded: DEFAULT_MAX_DECODED,
         }
     }
 }
@@ -63,6 +81,12 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Follow 301/302/303/307/308 (python-requests' default: true).
     pub follow_redirects: bool,
+    /// `Auto`: the client's engine (see [`HttpConfig::engine`]).
+    pub engine: EngineKind,
+    /// HTTP/2 wanted (served by reqwest).
+    pub http2: Http2,
+    /// `None`: the client's `Accept-Encoding`; `Some("")`: none sent.
+    pub accept_encoding: Option<String>,
 }
 
 impl Request {
@@ -74,6 +98,9 @@ impl Request {
             body: Bytes::new(),
             timeout: None,
             follow_redirects: true,
+            engine: EngineKind::Auto,
+            http2: Http2::Off,
+            accept_encoding: None,
         }
     }
 
@@ -104,16 +131,67 @@ impl Request {
         self.follow_redirects = follow;
         self
     }
+
+    pub fn engine(mut self, engine: EngineKind) -> Request {
+        self.engine = engine;
+        self
+    }
+
+    pub fn http2(mut self, http2: Http2) -> Request {
+        self.http2 = http2;
+        self
+    }
+
+    pub fn accept_encoding(mut self, value: impl Into<String>) -> Request {
+        self.accept_encoding = Some(value.into());
+        self
+    }
 }
 
-/// A complete response (body fully read).
+/// Request settings that a user class (`http: #{...}`) or a client handle (`client(#{...})`)
+/// gives its requests; what a request sets itself wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestDefaults {
+    pub engine: EngineKind,
+    pub http2: Option<Http2>,
+    /// `Some("")`: no `Accept-Encoding`.
+    pub accept_encoding: Option<String>,
+}
+
+impl RequestDefaults {
+    /// These settings, with `other`'s where these have none.
+    pub fn or(self, other: &RequestDefaults) -> RequestDefaults {
+        RequestDefaults {
+            engine: match self.engine {
+                EngineKind::Auto => other.engine,
+                e => e,
+            },
+            http2: self.http2.or(other.http2),
+            accept_encoding: self
+                .accept_encoding
+                .or_else(|| other.accept_encoding.clone()),
+        }
+    }
+
+    /// Applied to a request.
+    pub fn apply(self, req: &mut Request) {
+        req.engine = self.engine;
+        req.http2 = self.http2.unwrap_or_default();
+        req.accept_encoding = self.accept_encoding;
+    }
+}
+
+/// A complete response (body fully read and decoded).
 #[derive(Clone, Debug)]
 pub struct Response {
     pub status: u16,
     pub headers: http::HeaderMap,
+    /// Decoded as its `Content-Encoding` says.
     pub body: Bytes,
     /// Final absolute URL, after redirects.
     pub url: String,
+    /// HTTP/1.1 on the fast path; HTTP/2 when reqwest negotiated it.
+    pub version: http::Version,
 }
 
 impl Response {

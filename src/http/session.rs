@@ -1,4 +1,6 @@
-//! `Client` (per worker thread) and `Session` (per user): pools, cookies, redirects, timeouts.
+//! `Client` (per worker thread) and `Session` (per user): pools, cookies, redirects, timeouts,
+//! decoding. The hyper fast path's exchange lives here; the reqwest engine's in `engine.rs`, both
+//! fed by the same `build` and read by the same redirect loop.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -13,10 +15,11 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 use http_body_util::{BodyExt, Full};
 
+use super::engine::{self, EngineKind, Head, Http2};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
 use super::url::{self as urls, BaseUrl, Origin};
-use super::{HttpConfig, Request, Response};
+use super::{HttpConfig, Request, RequestDefaults, Response};
 
 /// Per worker thread: settings, shared TLS config, DNS cache. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
@@ -26,8 +29,14 @@ pub struct Client {
 
 struct ClientInner {
     connector: Connector,
+    reqwest: engine::Reqwest,
     default_timeout: Duration,
     max_redirects: u32,
+    engine: EngineKind,
+    proxy_in_env: bool,
+    /// `None`: no `Accept-Encoding` by default.
+    accept_encoding: Option<HeaderValue>,
+    max_decoded: usize,
 }
 
 impl Client {
@@ -35,17 +44,32 @@ impl Client {
         let tls = super::tls::client_config(cfg.insecure)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
+                reqwest: engine::Reqwest::new(tls.clone()),
                 connector: Connector::new(tls),
                 default_timeout: cfg.default_timeout,
                 max_redirects: cfg.max_redirects,
+                engine: cfg.engine,
+                proxy_in_env: engine::proxy_in_env(),
+                accept_encoding: accept_encoding(&cfg.accept_encoding)?,
+                max_decoded: cfg.max_decoded,
             }),
         })
     }
 
     /// A new user session: empty cookie jar, no connections yet.
     pub fn session(&self, base: Option<BaseUrl>) -> Rc<Session> {
+        self.session_with(base, None)
+    }
+
+    /// A new user session whose requests get `defaults` (a user class's `http:` settings).
+    pub fn session_with(
+        &self,
+        base: Option<BaseUrl>,
+        defaults: Option<Arc<RequestDefaults>>,
+    ) -> Rc<Session> {
         Rc::new(Session {
             client: self.inner.clone(),
+            defaults,
             base,
             pools: RefCell::new(Vec::new()),
             jar: RefCell::new(None),
@@ -65,6 +89,8 @@ impl Client {
 /// connections, never shared with other users. `!Send`: lives on its worker thread's `LocalSet`.
 pub struct Session {
     client: Arc<ClientInner>,
+    /// The user class's request settings (engine, http2, Accept-Encoding), if it has any.
+    defaults: Option<Arc<RequestDefaults>>,
     base: Option<BaseUrl>,
     /// Idle connections per origin (usually exactly one origin).
     pools: RefCell<Vec<Pool>>,
@@ -95,6 +121,24 @@ impl Target<'_> {
     }
 }
 
+/// An `Accept-Encoding` value; empty: none.
+fn accept_encoding(value: &str) -> Result<Option<HeaderValue>, HttpError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    HeaderValue::from_str(value)
+        .map(Some)
+        .map_err(|_| HttpError::InvalidHeader(format!("invalid Accept-Encoding value {value:?}")))
+}
+
+/// What one request keeps across its redirect hops.
+struct Hops {
+    engine: EngineKind,
+    http2: Http2,
+    accept_encoding: Option<HeaderValue>,
+    timeout: Duration,
+}
+
 /// User headers dropped when following a redirect (python-requests' `resolve_redirects`).
 #[derive(Clone, Copy, Default)]
 struct Strip {
@@ -123,6 +167,11 @@ impl Session {
 
     pub fn base(&self) -> Option<&BaseUrl> {
         self.base.as_ref()
+    }
+
+    /// The user class's request settings (the script layer merges them into each request).
+    pub fn defaults(&self) -> Option<&RequestDefaults> {
+        self.defaults.as_deref()
     }
 
     /// Value of a cookie in the jar (any domain/path), unexpired.
@@ -180,17 +229,42 @@ impl Session {
             body,
             timeout,
             follow_redirects,
+            engine,
+            http2,
+            accept_encoding: ae,
         } = req;
-        let timeout = timeout.unwrap_or(self.client.default_timeout);
+        let c = &self.client;
+        let hops = Hops {
+            engine: engine::choose(engine, c.engine, http2, c.proxy_in_env)?,
+            http2,
+            accept_encoding: match ae {
+                None => c.accept_encoding.clone(),
+                Some(v) => accept_encoding(&v)?,
+            },
+            timeout: timeout.unwrap_or(c.default_timeout),
+        };
         let mut target = self.resolve(&url)?;
         let mut method = method;
         let mut body = body;
         let mut strip = Strip::default();
         let mut redirects = 0u32;
         loop {
-            let (parts, resp_body) = self
-                .exchange(&method, &target, &headers, strip, &body, timeout)
-                .await?;
+            let (parts, resp_body) = match hops.engine {
+                EngineKind::Reqwest => {
+                    let mut request =
+                        self.build(&method, &target, &headers, strip, &body, &hops)?;
+                    *request.uri_mut() = absolute_uri(&target)?;
+                    let request = request.map(|_| body.clone());
+                    let (origin, timeout) = (&target.origin, hops.timeout);
+                    c.reqwest
+                        .exchange(hops.http2, request, origin, timeout)
+                        .await?
+                }
+                _ => {
+                    self.exchange(&method, &target, &headers, strip, &body, &hops)
+                        .await?
+                }
+            };
             if parts.headers.contains_key(header::SET_COOKIE) {
                 let cookies = parts
                     .headers
@@ -226,11 +300,13 @@ impl Session {
                     continue;
                 }
             }
+            let body = super::decode::decode(&parts.headers, resp_body, c.max_decoded)?;
             return Ok(Response {
                 status,
                 headers: parts.headers,
-                body: resp_body,
+                body,
                 url: target.full_url(),
+                version: parts.version,
             });
         }
     }
@@ -336,15 +412,16 @@ impl Session {
         headers: &[(String, String)],
         strip: Strip,
         body: &Bytes,
-        timeout: Duration,
-    ) -> Result<(http::response::Parts, Bytes), HttpError> {
+        hops: &Hops,
+    ) -> Result<(Head, Bytes), HttpError> {
+        let timeout = hops.timeout;
         let now = tokio::time::Instant::now();
         let deadline = now
             .checked_add(timeout)
             .unwrap_or_else(|| now + Duration::from_secs(86400 * 365));
         let mut fresh_only = false;
         loop {
-            let request = self.build(method, target, headers, strip, body)?;
+            let request = self.build(method, target, headers, strip, body, hops)?;
             let pooled = if fresh_only {
                 None
             } else {
@@ -397,7 +474,12 @@ impl Session {
                     if !close {
                         self.checkin(&target.origin, conn);
                     }
-                    return Ok((parts, bytes));
+                    let head = Head {
+                        status: parts.status,
+                        headers: parts.headers,
+                        version: parts.version,
+                    };
+                    return Ok((head, bytes));
                 }
                 Ok(Err((phase, e))) => {
                     drop(conn);
@@ -427,6 +509,7 @@ impl Session {
         user: &[(String, String)],
         strip: Strip,
         body: &Bytes,
+        hops: &Hops,
     ) -> Result<http::Request<ReqBody>, HttpError> {
         let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(target.path.as_bytes())).map_err(
             |e| HttpError::InvalidUrl(format!("invalid URL path '{}': {e}", target.path)),
@@ -438,6 +521,9 @@ impl Session {
             HeaderValue::from_static(super::USER_AGENT),
         );
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some(ae) = &hops.accept_encoding {
+            h.insert(header::ACCEPT_ENCODING, ae.clone());
+        }
         if body.is_empty() && *method != Method::GET && *method != Method::HEAD {
             h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
@@ -549,6 +635,13 @@ impl Session {
             idle: vec![conn],
         });
     }
+}
+
+/// The target as an absolute URI (the reqwest engine wants one; the fast path sends the path).
+fn absolute_uri(target: &Target<'_>) -> Result<Uri, HttpError> {
+    let url = target.full_url();
+    Uri::try_from(url.as_str())
+        .map_err(|e| HttpError::InvalidUrl(format!("invalid URL '{url}': {e}")))
 }
 
 /// python-requests' `should_strip_auth`, inverted: credentials survive a redirect only to the same

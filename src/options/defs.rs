@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::http::EngineKind;
+
 use super::table::{Active, BadDefault, Needs, OptionDef, Shape, Unsupported};
 use super::values::*;
 
@@ -343,6 +345,17 @@ options! {
     /// Do not verify TLS certificates
     insecure: bool = parse_bool, default "false" {
         key: "insecure", shape: Shape::Flag, example: "true",
+    }
+    /// HTTP engine of requests that choose none: hyper (the HTTP/1.1 fast path), reqwest
+    /// (HTTP/2, proxies), or auto (hyper unless the request needs reqwest or a proxy is set in
+    /// the environment)
+    http_engine: EngineKind = parse_http_engine, default "auto" {
+        key: "http-engine", value_name: "ENGINE", example: "reqwest",
+    }
+    /// Accept-Encoding sent by default (responses are decoded whatever it says); empty or
+    /// "none" sends none
+    accept_encoding: String = parse_accept_encoding, default "gzip, deflate, br, zstd" {
+        key: "accept-encoding", value_name: "CODINGS", example: "gzip",
     }
     /// Most background jobs (`background(...)`) one user may run at once
     max_background_jobs: usize = parse_max_background_jobs, default "100" {

@@ -178,6 +178,8 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             threads: v.threads.unwrap_or_else(default_threads),
             http: HttpConfig {
                 insecure: v.insecure,
+                engine: v.http_engine,
+                accept_encoding: v.accept_encoding,
                 ..HttpConfig::default()
             },
             seed: v.seed,

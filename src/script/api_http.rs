@@ -22,8 +22,18 @@ use crate::http as h;
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// `this.client`: a handle on the running user's session (the session itself stays in Rust).
-#[derive(Clone)]
-pub struct Client;
+/// `client(#{ engine, http2, accept_encoding })` makes one whose requests get those settings.
+#[derive(Clone, Default)]
+pub struct Client(Option<Arc<h::RequestDefaults>>);
+
+impl Client {
+    /// A handle whose requests get `settings` (a map of [`HTTP_SETTINGS`]).
+    pub fn with_settings(settings: Map) -> R<Client> {
+        Ok(Client(Some(Arc::new(request_defaults(
+            settings, "client()",
+        )?))))
+    }
+}
 
 #[derive(Clone)]
 pub struct Response(Arc<ResponseData>);
@@ -33,6 +43,7 @@ pub struct ResponseData {
     headers: http::HeaderMap,
     body: Bytes,
     url: String,
+    version: http::Version,
     elapsed_ms: f64,
     error: Option<String>,
     /// With catch_response: the sample, reported on drop with the script's verdict.
@@ -77,20 +88,20 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("to_string", |_: &mut Client| "<Client>".to_string());
     for (name, method) in METHODS {
         let m = method.clone();
-        engine.register_fn(name, move |_: Client, url: &str| {
-            request(m.clone(), url, None)
+        engine.register_fn(name, move |c: Client, url: &str| {
+            request(m.clone(), url, None, &c)
         });
-        engine.register_fn(name, move |_: Client, url: &str, opts: Map| {
-            request(method.clone(), url, Some(opts))
+        engine.register_fn(name, move |c: Client, url: &str, opts: Map| {
+            request(method.clone(), url, Some(opts), &c)
         });
     }
-    engine.register_fn("request", |_: Client, method: &str, url: &str| {
-        request(parse_method(method)?, url, None)
+    engine.register_fn("request", |c: Client, method: &str, url: &str| {
+        request(parse_method(method)?, url, None, &c)
     });
     engine.register_fn(
         "request",
-        |_: Client, method: &str, url: &str, opts: Map| {
-            request(parse_method(method)?, url, Some(opts))
+        |c: Client, method: &str, url: &str, opts: Map| {
+            request(parse_method(method)?, url, Some(opts), &c)
         },
     );
 
@@ -109,6 +120,14 @@ pub fn register(engine: &mut Engine) {
     engine.register_get("catch_response", |r: &mut Response| r.0.pending.is_some());
     engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
     engine.register_get("url", |r: &mut Response| r.0.url.clone());
+    // "HTTP/1.1" or "HTTP/2.0" (what the engine spoke; empty for a failed request).
+    engine.register_get("http_version", |r: &mut Response| {
+        if r.0.status == 0 {
+            String::new()
+        } else {
+            format!("{:?}", r.0.version)
+        }
+    });
     engine.register_get("error", |r: &mut Response| match &r.0.error {
         Some(e) => Dynamic::from(e.clone()),
         None => Dynamic::UNIT,
@@ -174,10 +193,12 @@ struct Options {
     timeout: Option<Duration>,
     follow_redirects: bool,
     url: String,
+    http: h::RequestDefaults,
 }
 
 const OPTION_KEYS: &str =
-    "headers, params, json, form, data, body, timeout, allow_redirects (or redirects), name, catch_response";
+    "headers, params, json, form, data, body, timeout, allow_redirects (or redirects), \
+     name, catch_response, engine, http2, accept_encoding";
 
 fn options(url: &str, opts: Option<Map>) -> R<Options> {
     let mut o = Options {
@@ -188,6 +209,7 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
         timeout: None,
         follow_redirects: true,
         url: url.to_string(),
+        http: h::RequestDefaults::default(),
     };
     let Some(opts) = opts else { return Ok(o) };
     let mut content_type: Option<&str> = None;
@@ -199,6 +221,7 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
             "allow_redirects" | "redirects" => {
                 o.follow_redirects = v.as_bool().map_err(|_| bad(&k, "true or false", &v))?
             }
+            _ if HTTP_SETTINGS.contains(&k.as_str()) => http_setting(&mut o.http, &k, &v)?,
             "timeout" => {
                 let s = v
                     .as_float()
@@ -274,6 +297,54 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
     Ok(o)
 }
 
+/// The request settings a user class (`http: #{...}`), a client handle (`client(#{...})`) and a
+/// request share.
+pub const HTTP_SETTINGS: [&str; 3] = ["engine", "http2", "accept_encoding"];
+
+fn http_setting(d: &mut h::RequestDefaults, key: &str, v: &Dynamic) -> R<()> {
+    match key {
+        "engine" => {
+            d.engine = v
+                .clone()
+                .into_string()
+                .map_err(|_| bad(key, "\"hyper\", \"reqwest\" or \"auto\"", v))?
+                .parse()
+                .map_err(runtime_error)?
+        }
+        "http2" => {
+            d.http2 = Some(match (v.as_bool(), v.clone().into_string().as_deref()) {
+                (Ok(true), _) => h::Http2::Alpn,
+                (Ok(false), _) => h::Http2::Off,
+                (_, Ok("prior_knowledge")) => h::Http2::PriorKnowledge,
+                _ => return Err(bad(key, "true, false or \"prior_knowledge\"", v)),
+            })
+        }
+        _ => {
+            d.accept_encoding = Some(match (v.as_bool(), v.clone().into_string()) {
+                (Ok(false), _) => String::new(),
+                (_, Ok(s)) => s,
+                _ => return Err(bad(key, "a string, or false for none", v)),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// A map of [`HTTP_SETTINGS`] only; `what` names where it was given, for errors.
+pub fn request_defaults(m: Map, what: &str) -> R<h::RequestDefaults> {
+    let mut d = h::RequestDefaults::default();
+    for (k, v) in m {
+        if !HTTP_SETTINGS.contains(&k.as_str()) {
+            return Err(runtime_error(format!(
+                "{what}: unknown HTTP setting '{k}' (expected one of: {})",
+                HTTP_SETTINGS.join(", ")
+            )));
+        }
+        http_setting(&mut d, &k, &v)?;
+    }
+    Ok(d)
+}
+
 fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
     runtime_error(format!(
         "request option '{key}' must be {expected}, got {} ({v})",
@@ -296,7 +367,7 @@ fn urlencode(m: Map) -> String {
     s.finish()
 }
 
-fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
+fn request(method: Method, url: &str, opts: Option<Map>, client: &Client) -> R<Response> {
     let mut o = options(url, opts)?;
     let mut headers = std::mem::take(&mut o.headers);
     let session = coro::with_current_user(|u| {
@@ -321,14 +392,26 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
         )
     })?;
     let name = o.name.unwrap_or_else(|| h::path_url(&o.url).to_string());
-    let req = h::Request {
+    let mut req = h::Request {
         method: method.clone(),
         url: o.url,
         headers,
         body: o.body,
         timeout: o.timeout,
         follow_redirects: o.follow_redirects,
+        engine: h::EngineKind::Auto,
+        http2: h::Http2::Off,
+        accept_encoding: None,
     };
+    // The request's own settings, then the client handle's, then the user class's.
+    let mut http = o.http;
+    if let Some(c) = &client.0 {
+        http = http.or(c);
+    }
+    if let Some(class) = session.defaults() {
+        http = http.or(class);
+    }
+    http.apply(&mut req);
     let started = Instant::now();
     let result = coro::block_on(session.send(req)).map_err(|e| suspend_error(e, "HTTP request"))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -340,6 +423,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
                 headers: r.headers,
                 body: r.body,
                 url: r.url,
+                version: r.version,
                 elapsed_ms,
                 error,
                 pending: None,
@@ -352,6 +436,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
             headers: Default::default(),
             body: Bytes::new(),
             url: String::new(),
+            version: http::Version::HTTP_11,
             elapsed_ms,
             error: Some(e.to_string()),
             pending: None,

@@ -318,7 +318,7 @@ fn build_engine(
 /// A user's `this`: its own map, with `client` (its HTTP session).
 pub fn new_this() -> Dynamic {
     let mut m = rhai::Map::new();
-    m.insert("client".into(), Dynamic::from(api_http::Client));
+    m.insert("client".into(), Dynamic::from(api_http::Client::default()));
     Dynamic::from_map(m)
 }
 

@@ -1,6 +1,6 @@
 //! The counting target: an axum app on 127.0.0.1 that records every request it sees (per path, in
 //! order, with arrival times) and answers the routes behaviour tests need: status codes, slow
-//! answers, cookies, counters, header echo, and the login endpoints of the stdlib's `auth` module.
+//! answers, cookies, counters, header echo, a gzipped body, and the login endpoints of the stdlib's `auth` module.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -128,6 +128,7 @@ fn router(seen: Arc<Seen>) -> Router {
         .route("/login", axum::routing::post(login))
         .route("/whoami", get(whoami))
         .route("/echo/header/{name}", any(echo_header))
+        .route("/gzip/json", get(gzip_json))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(seen)
@@ -215,6 +216,30 @@ async fn echo_header(headers: HeaderMap, AxPath(name): AxPath<String>) -> String
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_string()
+}
+
+/// A JSON document of [`GZIP_JSON_LEN`] bytes, gzipped: `{"n":1000,"pad":"xx…"}`.
+async fn gzip_json() -> impl IntoResponse {
+    use std::io::Write;
+    let doc = gzip_json_doc();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(doc.as_bytes()).unwrap();
+    (
+        [
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        e.finish().unwrap(),
+    )
+}
+
+/// Decoded length of `/gzip/json`.
+pub const GZIP_JSON_LEN: usize = 10_000;
+
+fn gzip_json_doc() -> String {
+    let head = r#"{"n":1000,"pad":""#;
+    let pad = GZIP_JSON_LEN - head.len() - 2;
+    format!("{head}{}\"}}", "x".repeat(pad))
 }
 
 // ---- Login endpoints (the stdlib's `auth` module) ----

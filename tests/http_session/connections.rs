@@ -10,11 +10,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rustlocust::http::{BaseUrl, Client, HttpConfig, HttpError, Request, Session};
+use rustlocust::http::{BaseUrl, Client, EngineKind, HttpConfig, HttpError, Request, Session};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::support::*;
+
+// Failures read the same whatever the engine.
+on_both_engines!(
+    read_timeout,
+    connection_refused,
+    connection_reset,
+    remote_disconnected_on_fresh_connection,
+    truncated_body
+);
 
 #[tokio::test(flavor = "current_thread")]
 async fn keep_alive_reuses_one_connection() {
@@ -73,11 +82,10 @@ async fn concurrent_sends_open_a_second_connection() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn read_timeout() {
+async fn read_timeout(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let t = Instant::now();
         let e = s.send(Request::get("/never").timeout(Duration::from_millis(200))).await.unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(2));
@@ -91,7 +99,7 @@ async fn read_timeout() {
         );
         assert_eq!(s.idle_connections(), 0);
         // the session still works afterwards; default timeout from the client config
-        let c = Client::new(&HttpConfig { default_timeout: Duration::from_millis(100), ..HttpConfig::default() }).unwrap();
+        let c = Client::new(&HttpConfig { default_timeout: Duration::from_millis(100), engine, ..HttpConfig::default() }).unwrap();
         let s = c.session(s.base().cloned());
         assert!(s.send(Request::get("/slow")).await.unwrap_err().is_timeout());
         assert_eq!(s.send(Request::get("/hello")).await.unwrap().status, 200);
@@ -131,13 +139,12 @@ async fn connect_timeout_on_full_backlog() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn connection_refused() {
+async fn connection_refused(engine: EngineKind) {
     local(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let s = client().session(Some(
+        let s = client_on(engine).session(Some(
             BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         ));
         let e = s.send(Request::get("/")).await.unwrap_err();
@@ -150,8 +157,7 @@ async fn connection_refused() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn connection_reset() {
+async fn connection_reset(engine: EngineKind) {
     local(async {
         let (addr, accepted) = raw_server(|mut s| async move {
             read_head(&mut s).await;
@@ -159,7 +165,7 @@ async fn connection_reset() {
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -174,15 +180,14 @@ async fn connection_reset() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn remote_disconnected_on_fresh_connection() {
+async fn remote_disconnected_on_fresh_connection(engine: EngineKind) {
     local(async {
         let (addr, accepted) = raw_server(|mut s| async move {
             read_head(&mut s).await;
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -193,8 +198,7 @@ async fn remote_disconnected_on_fresh_connection() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn truncated_body() {
+async fn truncated_body(engine: EngineKind) {
     local(async {
         let (addr, _) = raw_server(|mut s| async move {
             read_head(&mut s).await;
@@ -204,7 +208,7 @@ async fn truncated_body() {
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -278,20 +282,7 @@ async fn connection_close_header_is_honoured() {
 }
 
 async fn tls_server() -> SocketAddr {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let cert: CertificateDer<'static> = ck.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert], key)
-    .unwrap();
+    let cfg = tls_server_config(&[]);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

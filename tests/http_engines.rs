@@ -1,0 +1,167 @@
+//! The HTTP engines and compression as scripts see them, through the binary: a gzipped answer is
+//! decoded for `r.json()` and counted decompressed in the stats (as Locust does); the engine and
+//! `Accept-Encoding` are set per request, per client handle (`client(#{...})`), per user class
+//! (`http: #{...}`) and per run (`--http-engine`, `--accept-encoding`); bad settings are clear
+//! errors before the run (class, command line) or script errors naming the request option.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{bin, count_of, csv, num, run, scenario, stats_row, Target, GZIP_JSON_LEN};
+
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// Runs `src` headless with one user for `secs` against `t`, CSV under the scenario's dir.
+fn run_src(t: &Target, src: &str, extra: &[&str]) -> (common::Run, common::Scenario) {
+    let s = scenario(src);
+    let mut cmd = bin();
+    cmd.arg(&s.path)
+        .args([
+            "--headless",
+            "-u",
+            "1",
+            "-r",
+            "10",
+            "-t",
+            "2s",
+            "-H",
+            &t.url(),
+            "--csv",
+        ])
+        .arg(s.prefix())
+        .args(extra);
+    (run(cmd, LIMIT), s)
+}
+
+#[test]
+fn gzip_decoded_and_sized_and_settings_layered() {
+    let t = Target::start();
+    let (r, s) = run_src(
+        &t,
+        r#"
+user("U", #{
+    http: #{ accept_encoding: "gzip" },
+    wait_time: constant(0.05),
+    tasks: ["t"],
+});
+fn t() {
+    for engine in ["hyper", "reqwest"] {
+        let r = this.client.get("/gzip/json", #{ engine: engine, name: "gz-" + engine });
+        if r.json().n != 1000 { throw "not decoded on " + engine + ": " + r.text; }
+        if r.content_length != 10000 { throw "content_length " + r.content_length; }
+    }
+    // the class's setting, a client handle's, the request's own
+    let a = this.client.get("/echo/header/accept-encoding", #{ name: "ae-class" }).text;
+    if a != "gzip" { throw "class: " + a; }
+    let c = client(#{ engine: "reqwest", accept_encoding: false });
+    let b = c.get("/echo/header/accept-encoding", #{ name: "ae-client" }).text;
+    if b != "none" { throw "client: " + b; }
+    let d = c.get("/echo/header/accept-encoding", #{ name: "ae-req", accept_encoding: "br" }).text;
+    if d != "br" { throw "request: " + d; }
+}
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    let rows = csv(&s.prefix(), "stats");
+    for name in ["gz-hyper", "gz-reqwest"] {
+        let row = stats_row(&rows, "GET", name).unwrap_or_else(|| panic!("no {name}: {rows:?}"));
+        assert!(count_of(&row, "Request Count") >= 3, "{row:?}");
+        assert_eq!(count_of(&row, "Failure Count"), 0);
+        assert_eq!(
+            num(&row, "Average Content Size"),
+            GZIP_JSON_LEN as f64,
+            "the decompressed size, as Locust's"
+        );
+    }
+    assert_eq!(csv(&s.prefix(), "exceptions").len(), 1, "no exceptions");
+}
+
+#[test]
+fn run_wide_engine_and_accept_encoding() {
+    let t = Target::start();
+    let (r, _s) = run_src(
+        &t,
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: ["t"] });
+fn t() {
+    let a = this.client.get("/echo/header/accept-encoding").text;
+    if a != "none" { throw "accept-encoding: " + a; }
+    if this.client.get("/gzip/json").json().n != 1000 { throw "not decoded"; }
+    stop_test();
+}
+"#,
+        &["--http-engine", "reqwest", "--accept-encoding", "none"],
+    );
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    let r = run(
+        {
+            let mut c = bin();
+            c.args(["--http-engine", "curl", "--headless", "-H", &t.url()]);
+            c
+        },
+        LIMIT,
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("unknown HTTP engine 'curl' (expected hyper, reqwest or auto)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_settings_are_clear_errors() {
+    let t = Target::start();
+    // in a class: refused before the run
+    let (r, _s) = run_src(
+        &t,
+        r#"user("U", #{ http: #{ engine: "curl" }, tasks: ["t"] }); fn t() {}"#,
+        &[],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("unknown HTTP engine 'curl'"),
+        "{}",
+        r.stderr
+    );
+    let (r, _s) = run_src(
+        &t,
+        r#"user("U", #{ http: #{ proxy_typo: 1 }, tasks: ["t"] }); fn t() {}"#,
+        &[],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("user class 'U': unknown HTTP setting 'proxy_typo'"),
+        "{}",
+        r.stderr
+    );
+    // in a request: a script error naming it, nothing sent
+    let (r, s) = run_src(
+        &t,
+        r#"
+user("U", #{ wait_time: constant(0.2), tasks: ["a", "b", "c"] });
+fn a() { this.client.get("/never-a", #{ engine: "h3" }); }
+fn b() { this.client.get("/never-b", #{ http2: "yes" }); }
+fn c() { this.client.get("/never-c", #{ engine: "hyper", http2: true }); }
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    for needle in [
+        "unknown HTTP engine 'h3'",
+        "request option 'http2' must be true, false or \"prior_knowledge\"",
+        "http2 needs the reqwest engine, but the hyper engine was chosen",
+    ] {
+        assert_eq!(
+            s.exceptions_with(needle).len(),
+            1,
+            "{needle}: {:?}",
+            s.csv("exceptions")
+        );
+    }
+    assert_eq!(t.seen.total(), 0, "nothing was sent");
+}
