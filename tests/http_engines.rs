@@ -3,6 +3,8 @@
 //! `Accept-Encoding` are set per request, per client handle (`client(#{...})`), per user class
 //! (`http: #{...}`) and per run (`--http-engine`, `--accept-encoding`); bad settings are clear
 //! errors before the run (class, command line) or script errors naming the request option.
+//! `files:` uploads reach the server as multipart parts with the right fields and bytes, on both
+//! engines; a path outside the scenario's folder is a script error and nothing is sent.
 
 mod common;
 
@@ -12,9 +14,14 @@ use common::{bin, count_of, csv, num, run, scenario, stats_row, Target, GZIP_JSO
 
 const LIMIT: Duration = Duration::from_secs(40);
 
-/// Runs `src` headless with one user for `secs` against `t`, CSV under the scenario's dir.
+/// Runs `src` headless with one user for 2 s against `t`, CSV under the scenario's dir.
 fn run_src(t: &Target, src: &str, extra: &[&str]) -> (common::Run, common::Scenario) {
     let s = scenario(src);
+    (run_in(&s, t, extra), s)
+}
+
+/// [`run_src`] for a scenario already written (with files beside it).
+fn run_in(s: &common::Scenario, t: &Target, extra: &[&str]) -> common::Run {
     let mut cmd = bin();
     cmd.arg(&s.path)
         .args([
@@ -31,7 +38,7 @@ fn run_src(t: &Target, src: &str, extra: &[&str]) -> (common::Run, common::Scena
         ])
         .arg(s.prefix())
         .args(extra);
-    (run(cmd, LIMIT), s)
+    run(cmd, LIMIT)
 }
 
 #[test]
@@ -143,7 +150,7 @@ fn bad_settings_are_clear_errors() {
     let (r, s) = run_src(
         &t,
         r#"
-user("U", #{ wait_time: constant(0.2), tasks: ["a", "b", "c"] });
+user("U", #{ wait_time: constant(0.01), tasks: ["a", "b", "c"] });
 fn a() { this.client.get("/never-a", #{ engine: "h3" }); }
 fn b() { this.client.get("/never-b", #{ http2: "yes" }); }
 fn c() { this.client.get("/never-c", #{ engine: "hyper", http2: true }); }
@@ -164,4 +171,72 @@ fn c() { this.client.get("/never-c", #{ engine: "hyper", http2: true }); }
         );
     }
     assert_eq!(t.seen.total(), 0, "nothing was sent");
+}
+
+#[test]
+fn multipart_uploads_on_both_engines() {
+    let t = Target::start();
+    let s = scenario(
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: ["t"] });
+fn t() {
+    for engine in ["hyper", "reqwest"] {
+        let r = this.client.post("/multipart", #{
+            name: "up-" + engine,
+            engine: engine,
+            data: #{ note: "hello", tags: ["a", "b"] },
+            files: #{
+                doc: #{ path: "data/up.txt" },
+                raw: #{ data: blob(3, 7), name: "r.bin", content_type: "application/octet-stream" },
+            },
+        });
+        let want = "note|||5|hello\ntags|||1|a\ntags|||1|b\n"
+            + "doc|up.txt||11|file\r\nbytes\n"
+            + "raw|r.bin|application/octet-stream|3|\u0007\u0007\u0007";
+        if r.text != want { throw engine + ": " + r.status + " " + r.text; }
+    }
+    stop_test();
+}
+"#,
+    );
+    std::fs::create_dir(s.dir.path().join("data")).unwrap();
+    std::fs::write(s.dir.path().join("data/up.txt"), "file\r\nbytes").unwrap();
+    let r = run_in(&s, &t, &[]);
+    assert_eq!(
+        r.code,
+        0,
+        "stderr:\n{}\n{:?}",
+        r.stderr,
+        s.csv("exceptions")
+    );
+    assert!(t.seen.count("/multipart") >= 2);
+
+    // outside the folder, or no such file: a script error naming the option, nothing sent
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "no").unwrap();
+    let s = scenario(&format!(
+        r#"
+user("U", #{{ wait_time: constant(0.01), tasks: ["a", "b", "c"] }});
+fn a() {{ this.client.post("/multipart", #{{ files: #{{ f: #{{ path: "../secret.txt" }} }} }}); }}
+fn b() {{ this.client.post("/multipart", #{{ files: #{{ f: #{{ path: "{}" }} }} }}); }}
+fn c() {{ this.client.post("/multipart", #{{ json: 1, files: #{{ f: #{{ data: "x" }} }} }}); }}
+"#,
+        outside.path().join("secret.txt").display()
+    ));
+    let before = t.seen.count("/multipart");
+    let r = run_in(&s, &t, &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for needle in [
+        "request option 'files', field 'f': '../secret.txt' leaves the scenario's folder",
+        "is an absolute path",
+        "files can go with form fields",
+    ] {
+        assert_eq!(
+            s.exceptions_with(needle).len(),
+            1,
+            "{needle}: {:?}",
+            s.csv("exceptions")
+        );
+    }
+    assert_eq!(t.seen.count("/multipart"), before, "nothing was sent");
 }

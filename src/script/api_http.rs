@@ -5,6 +5,7 @@
 //! is dropped (the end of Locust's `with` block).
 
 use crate::pyfmt::py_repr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,25 +84,29 @@ const METHODS: [(&str, Method); 7] = [
     ("options", Method::OPTIONS),
 ];
 
-pub fn register(engine: &mut Engine) {
+/// `dir`: the scenario's folder (`files:` paths are relative to it).
+pub fn register(engine: &mut Engine, dir: &Path) {
+    let dir: Arc<Path> = dir.into();
     engine.register_type_with_name::<Client>("Client");
     engine.register_fn("to_string", |_: &mut Client| "<Client>".to_string());
     for (name, method) in METHODS {
-        let m = method.clone();
+        let (m, d) = (method.clone(), dir.clone());
         engine.register_fn(name, move |c: Client, url: &str| {
-            request(m.clone(), url, None, &c)
+            request(m.clone(), url, None, &c, &d)
         });
+        let d = dir.clone();
         engine.register_fn(name, move |c: Client, url: &str, opts: Map| {
-            request(method.clone(), url, Some(opts), &c)
+            request(method.clone(), url, Some(opts), &c, &d)
         });
     }
-    engine.register_fn("request", |c: Client, method: &str, url: &str| {
-        request(parse_method(method)?, url, None, &c)
+    let d = dir.clone();
+    engine.register_fn("request", move |c: Client, method: &str, url: &str| {
+        request(parse_method(method)?, url, None, &c, &d)
     });
     engine.register_fn(
         "request",
-        |c: Client, method: &str, url: &str, opts: Map| {
-            request(parse_method(method)?, url, Some(opts), &c)
+        move |c: Client, method: &str, url: &str, opts: Map| {
+            request(parse_method(method)?, url, Some(opts), &c, &dir)
         },
     );
 
@@ -196,11 +201,10 @@ struct Options {
     http: h::RequestDefaults,
 }
 
-const OPTION_KEYS: &str =
-    "headers, params, json, form, data, body, timeout, allow_redirects (or redirects), \
-     name, catch_response, engine, http2, accept_encoding";
+const OPTION_KEYS: &str = "headers, params, json, form, data, body, files, timeout, \
+     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding";
 
-fn options(url: &str, opts: Option<Map>) -> R<Options> {
+fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     let mut o = Options {
         name: None,
         catch: false,
@@ -212,8 +216,10 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
         http: h::RequestDefaults::default(),
     };
     let Some(opts) = opts else { return Ok(o) };
-    let mut content_type: Option<&str> = None;
+    let mut content_type: Option<String> = None;
     let mut bodies = 0;
+    let mut form: Option<Map> = None;
+    let mut files: Option<Map> = None;
     for (k, v) in opts {
         match k.as_str() {
             "name" => o.name = Some(v.to_string()),
@@ -258,12 +264,23 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
                 o.body = serde_json::to_vec(&v)
                     .map_err(|e| runtime_error(format!("json: cannot encode: {e}")))?
                     .into();
-                content_type = Some("application/json");
+                content_type = Some("application/json".into());
             }
             "form" | "data" if v.is_map() => {
                 bodies += 1;
-                o.body = urlencode(v.cast::<Map>()).into_bytes().into();
-                content_type = Some("application/x-www-form-urlencoded");
+                let m = v.cast::<Map>();
+                o.body = urlencode(m.clone()).into_bytes().into();
+                form = Some(m);
+                content_type = Some("application/x-www-form-urlencoded".into());
+            }
+            "files" => {
+                files = Some(v.clone().try_cast::<Map>().ok_or_else(|| {
+                    bad(
+                        &k,
+                        "a map of field to #{ path | data, name, content_type }",
+                        &v,
+                    )
+                })?)
             }
             "body" | "data" => {
                 bodies += 1;
@@ -285,13 +302,23 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
     if bodies > 1 {
         return Err(runtime_error("give only one of json, form, data or body"));
     }
+    if let Some(files) = files {
+        if bodies > 0 && form.is_none() {
+            return Err(runtime_error(
+                "files can go with form fields (form, or data as a map) but not with json, body or data as a string",
+            ));
+        }
+        let m = super::multipart::encode(form.as_ref(), &files, dir)?;
+        o.body = m.body.into();
+        content_type = Some(m.content_type);
+    }
     if let Some(ct) = content_type {
         if !o
             .headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
         {
-            o.headers.push(("content-type".into(), ct.into()));
+            o.headers.push(("content-type".into(), ct));
         }
     }
     Ok(o)
@@ -367,8 +394,14 @@ fn urlencode(m: Map) -> String {
     s.finish()
 }
 
-fn request(method: Method, url: &str, opts: Option<Map>, client: &Client) -> R<Response> {
-    let mut o = options(url, opts)?;
+fn request(
+    method: Method,
+    url: &str,
+    opts: Option<Map>,
+    client: &Client,
+    dir: &Path,
+) -> R<Response> {
+    let mut o = options(url, opts, dir)?;
     let mut headers = std::mem::take(&mut o.headers);
     let session = coro::with_current_user(|u| {
         u.map(|u| {
@@ -501,19 +534,22 @@ mod tests {
     fn options_are_checked() {
         let mut m = Map::new();
         m.insert("nmae".into(), "x".into());
-        assert!(options("/", Some(m))
+        assert!(options("/", Some(m), Path::new("."))
             .err()
             .unwrap()
             .to_string()
             .contains("unknown request option 'nmae'"));
         let mut m = Map::new();
         m.insert("timeout".into(), Dynamic::from(-1.0));
-        assert!(options("/", Some(m)).is_err());
+        assert!(options("/", Some(m), Path::new(".")).is_err());
         let mut m = Map::new();
         let mut p = Map::new();
         p.insert("q".into(), "a b".into());
         m.insert("params".into(), p.into());
-        assert_eq!(options("/s?x=1", Some(m)).unwrap().url, "/s?x=1&q=a+b");
+        assert_eq!(
+            options("/s?x=1", Some(m), Path::new(".")).unwrap().url,
+            "/s?x=1&q=a+b"
+        );
     }
 
     #[test]
@@ -522,7 +558,7 @@ mod tests {
         let mut j = Map::new();
         j.insert("a".into(), Dynamic::from(1_i64));
         m.insert("json".into(), j.into());
-        let o = options("/", Some(m)).unwrap();
+        let o = options("/", Some(m), Path::new(".")).unwrap();
         assert_eq!(&o.body[..], br#"{"a":1}"#);
         assert_eq!(
             o.headers,

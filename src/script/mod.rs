@@ -17,6 +17,7 @@ pub mod events;
 pub mod feeder;
 pub mod files;
 pub mod model;
+mod multipart;
 pub mod ratio;
 pub mod run_control;
 pub mod stdlib;
@@ -308,7 +309,7 @@ fn build_engine(
     engine.register_type_with_name::<Control>("Control");
     declare::register(&mut engine, decls, unit);
     api_core::register(&mut engine);
-    api_http::register(&mut engine);
+    api_http::register(&mut engine, dir);
     api_control::register(&mut engine, unit, control);
     events::register(&mut engine, events, unit);
     stdlib::register(&mut engine, dir);

@@ -129,6 +129,7 @@ fn router(seen: Arc<Seen>) -> Router {
         .route("/whoami", get(whoami))
         .route("/echo/header/{name}", any(echo_header))
         .route("/gzip/json", get(gzip_json))
+        .route("/multipart", axum::routing::post(multipart_parts))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(seen)
@@ -240,6 +241,79 @@ fn gzip_json_doc() -> String {
     let head = r#"{"n":1000,"pad":""#;
     let pad = GZIP_JSON_LEN - head.len() - 2;
     format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+/// Parses a `multipart/form-data` body and answers one line per part:
+/// `name|filename|content-type|length|body as lossy text` (empty for what the part lacks), or 400
+/// with the reason.
+async fn multipart_parts(headers: HeaderMap, body: axum::body::Bytes) -> (StatusCode, String) {
+    match parse_multipart(&headers, &body) {
+        Ok(lines) => (StatusCode::OK, lines.join("\n")),
+        Err(e) => (StatusCode::BAD_REQUEST, e),
+    }
+}
+
+fn parse_multipart(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, String> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no content-type")?;
+    let boundary = ct
+        .strip_prefix("multipart/form-data; boundary=")
+        .ok_or(format!("not multipart: {ct}"))?;
+    let delim = format!("--{boundary}");
+    let text = body;
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let mut at = find(text, delim.as_bytes(), 0).ok_or("no first boundary")?;
+    let mut out = Vec::new();
+    loop {
+        at += delim.len();
+        if text[at..].starts_with(b"--\r\n") {
+            return Ok(out);
+        }
+        if !text[at..].starts_with(b"\r\n") {
+            return Err("no CRLF after a boundary".into());
+        }
+        at += 2;
+        let head_end = find(text, b"\r\n\r\n", at).ok_or("no end of part headers")?;
+        let head = String::from_utf8_lossy(&text[at..head_end]).to_string();
+        let data_start = head_end + 4;
+        let next = find(text, format!("\r\n{delim}").as_bytes(), data_start)
+            .ok_or("no closing boundary")?;
+        let data = &text[data_start..next];
+        let param = |key: &str| {
+            head.split(';')
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix(&format!("{key}=\"")))
+                .map(|v| {
+                    v.trim_end_matches(['"', '\r'])
+                        .split('"')
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default()
+        };
+        let ctype = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .unwrap_or("")
+            .to_string();
+        out.push(format!(
+            "{}|{}|{}|{}|{}",
+            param("name"),
+            param("filename"),
+            ctype,
+            data.len(),
+            String::from_utf8_lossy(data)
+        ));
+        at = next + 2;
+    }
 }
 
 // ---- Login endpoints (the stdlib's `auth` module) ----
