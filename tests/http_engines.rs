@@ -123,28 +123,11 @@ fn t() {
 fn bad_settings_are_clear_errors() {
     let t = Target::start();
     // in a class: refused before the run
-    let (r, _s) = run_src(
+    refused_before_run(&t, r#"engine: "curl""#, "unknown HTTP engine 'curl'");
+    refused_before_run(
         &t,
-        r#"user("U", #{ http: #{ engine: "curl" }, tasks: ["t"] }); fn t() {}"#,
-        &[],
-    );
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("unknown HTTP engine 'curl'"),
-        "{}",
-        r.stderr
-    );
-    let (r, _s) = run_src(
-        &t,
-        r#"user("U", #{ http: #{ proxy_typo: 1 }, tasks: ["t"] }); fn t() {}"#,
-        &[],
-    );
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr
-            .contains("user class 'U': unknown HTTP setting 'proxy_typo'"),
-        "{}",
-        r.stderr
+        "proxy_typo: 1",
+        "user class 'U': unknown HTTP setting 'proxy_typo'",
     );
     // in a request: a script error naming it, nothing sent
     let (r, s) = run_src(
@@ -239,4 +222,88 @@ fn c() {{ this.client.post("/multipart", #{{ json: 1, files: #{{ f: #{{ data: "x
         );
     }
     assert_eq!(t.seen.count("/multipart"), before, "nothing was sent");
+}
+
+/// One case of the environment test: variables, extra arguments, whether the proxy is used.
+type EnvCase<'a> = (&'a [(&'a str, String)], &'a [&'a str], bool);
+
+#[test]
+fn proxies_from_the_environment_and_no_proxy() {
+    let t = Target::start();
+    let proxy = common::proxy::TestProxy::start();
+    let s = scenario(
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: ["t"] });
+fn t() {
+    let r = this.client.get("/hello", #{ name: "via-env" });
+    if !r.ok { throw r.error; }
+    stop_test();
+}
+"#,
+    );
+    // Each case: the environment, and whether the request goes through the proxy.
+    let target = format!("127.0.0.1:{}", t.addr.port());
+    let cases: [EnvCase; 5] = [
+        (&[("HTTP_PROXY", proxy.url())], &[], true),
+        (&[("http_proxy", proxy.url())], &[], true),
+        (&[("ALL_PROXY", proxy.url())], &[], true),
+        (
+            &[
+                ("HTTP_PROXY", proxy.url()),
+                ("NO_PROXY", "127.0.0.1".into()),
+            ],
+            &[],
+            false,
+        ),
+        // the fast path, chosen explicitly, goes direct
+        (
+            &[("HTTP_PROXY", proxy.url())],
+            &["--http-engine", "hyper"],
+            false,
+        ),
+    ];
+    for (i, (env, args, proxied)) in cases.iter().enumerate() {
+        let before = proxy.seen().len();
+        let mut cmd = bin();
+        for v in rustlocust::http::PROXY_VARS
+            .iter()
+            .chain(&["NO_PROXY", "no_proxy"])
+        {
+            cmd.env_remove(v);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.arg(&s.path)
+            .args(["--headless", "-u", "1", "-t", "5s", "-H", &t.url()])
+            .args(*args);
+        let r = run(cmd, LIMIT);
+        assert_eq!(r.code, 0, "case {i}: {}", r.all());
+        let seen = proxy.seen();
+        if *proxied {
+            assert!(seen.len() > before, "case {i}: not proxied");
+            assert_eq!(
+                seen[before],
+                format!("GET http://{target}/hello"),
+                "case {i}"
+            );
+        } else {
+            assert_eq!(seen.len(), before, "case {i}: proxied: {seen:?}");
+        }
+    }
+    assert!(t.seen.count("/hello") >= 5);
+
+    // a malformed proxy in a class: refused before the run
+    refused_before_run(
+        &t,
+        r#"proxy: "proxy:3128""#,
+        "invalid proxy URL 'proxy:3128': unsupported scheme 'proxy'",
+    );
+}
+
+/// A class with `http: #{ <settings> }` is refused before the run, with `needle` in the error.
+fn refused_before_run(t: &Target, settings: &str, needle: &str) {
+    let src = format!(r#"user("U", #{{ http: #{{ {settings} }}, tasks: ["t"] }}); fn t() {{}}"#);
+    let (r, _s) = run_src(t, &src, &[]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    assert_eq!(t.seen.count("/"), 0);
 }

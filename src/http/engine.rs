@@ -1,11 +1,12 @@
 //! The engine choice and the reqwest engine: what the hyper fast path does not do (HTTP/2 by ALPN
-//! or prior knowledge, proxies from the environment incl. SOCKS5). One reqwest `Client` per worker
-//! thread and HTTP/2 mode, built on first use with our rustls config; its cookie store,
-//! redirects and decompression are off, so the session does those the same way for both engines.
+//! or prior knowledge, proxies from the environment or per client, incl. SOCKS5). One reqwest
+//! `Client` per worker thread, HTTP/2 mode and proxy, built on first use with our rustls config;
+//! its cookie store, redirects and decompression are off, so the session does those the same way
+//! for both engines.
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -63,8 +64,8 @@ pub enum Http2 {
     PriorKnowledge,
 }
 
-/// Proxy variables that reqwest honours (as curl and python-requests do).
-const PROXY_VARS: [&str; 6] = [
+/// Proxy variables that reqwest honours (as curl and python-requests do), `NO_PROXY` aside.
+pub const PROXY_VARS: [&str; 6] = [
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
@@ -81,32 +82,70 @@ pub(crate) fn proxy_in_env() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
-/// The engine that serves a request, `auto` resolved.
+/// Checks a `proxy` setting: empty (no proxy, not even the environment's) or an absolute
+/// `http`, `https`, `socks4(a)` or `socks5(h)` URL with a host.
+pub fn check_proxy(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    const HINT: &str =
+        "expected a URL such as http://proxy:3128 or socks5://proxy:1080, or \"\" for none";
+    let u = url::Url::parse(url).map_err(|e| format!("invalid proxy URL '{url}': {e} ({HINT})"))?;
+    if !matches!(
+        u.scheme(),
+        "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h"
+    ) {
+        return Err(format!(
+            "invalid proxy URL '{url}': unsupported scheme '{}' ({HINT})",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid proxy URL '{url}': no host ({HINT})"));
+    }
+    Ok(())
+}
+
+/// The engine that serves a request, `auto` resolved. `proxy`: the request's own proxy setting.
 pub(crate) fn choose(
     request: EngineKind,
     configured: EngineKind,
     http2: Http2,
+    proxy: Option<&str>,
     proxy_in_env: bool,
 ) -> Result<EngineKind, HttpError> {
     let kind = match (request, configured) {
         (EngineKind::Auto, c) => c,
         (r, _) => r,
     };
+    let own_proxy = proxy.is_some_and(|p| !p.is_empty());
+    let env_proxy = proxy_in_env && proxy.is_none();
     match kind {
         EngineKind::Hyper if http2 != Http2::Off => Err(HttpError::Config(
             "http2 needs the reqwest engine, but the hyper engine was chosen".into(),
         )),
-        EngineKind::Auto if http2 != Http2::Off || proxy_in_env => Ok(EngineKind::Reqwest),
+        EngineKind::Hyper if own_proxy => Err(HttpError::Config(
+            "a proxy needs the reqwest engine, but the hyper engine was chosen".into(),
+        )),
+        EngineKind::Auto if http2 != Http2::Off || own_proxy || env_proxy => {
+            Ok(EngineKind::Reqwest)
+        }
         EngineKind::Auto => Ok(EngineKind::Hyper),
         k => Ok(k),
     }
 }
 
-/// The reqwest clients of one worker thread, one per HTTP/2 mode, each built on first use.
+/// The reqwest clients of one worker thread, one per HTTP/2 mode and proxy setting, each built
+/// on first use.
 pub(crate) struct Reqwest {
     tls: Arc<rustls::ClientConfig>,
+    /// Proxies from the environment (the usual case: no lock).
     clients: [OnceLock<Result<reqwest::Client, String>>; 3],
+    /// With a `proxy` setting ("" for none at all).
+    proxied: Mutex<Vec<ProxiedClient>>,
 }
+
+type ProxiedClient = (Http2, Box<str>, reqwest::Client);
 
 /// What the session needs of a response.
 pub(crate) struct Head {
@@ -120,17 +159,37 @@ impl Reqwest {
         Reqwest {
             tls,
             clients: Default::default(),
+            proxied: Mutex::new(Vec::new()),
         }
     }
 
-    fn client(&self, http2: Http2) -> Result<&reqwest::Client, HttpError> {
-        let slot = &self.clients[http2 as usize];
-        slot.get_or_init(|| self.build(http2).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| HttpError::Config(format!("cannot build the reqwest client: {e}")))
+    fn client(&self, http2: Http2, proxy: Option<&str>) -> Result<reqwest::Client, HttpError> {
+        let failed = |e: &dyn fmt::Display| {
+            HttpError::Config(format!("cannot build the reqwest client: {e}"))
+        };
+        let Some(proxy) = proxy else {
+            let slot = &self.clients[http2 as usize];
+            return slot
+                .get_or_init(|| self.build(http2, None).map_err(|e| e.to_string()))
+                .clone()
+                .map_err(|e| failed(&e));
+        };
+        check_proxy(proxy).map_err(HttpError::Config)?;
+        let mut proxied = self.proxied.lock().unwrap();
+        if let Some((_, _, c)) = proxied
+            .iter()
+            .find(|(h, p, _)| *h == http2 && &**p == proxy)
+        {
+            return Ok(c.clone());
+        }
+        let c = self.build(http2, Some(proxy)).map_err(|e| failed(&e))?;
+        proxied.push((http2, proxy.into(), c.clone()));
+        Ok(c)
     }
 
-    fn build(&self, http2: Http2) -> Result<reqwest::Client, reqwest::Error> {
+    /// `proxy`: `None`, the environment's (and `NO_PROXY`); `""`, none; else that one for every
+    /// scheme, `NO_PROXY` still honoured (as curl).
+    fn build(&self, http2: Http2, proxy: Option<&str>) -> Result<reqwest::Client, reqwest::Error> {
         let mut tls = (*self.tls).clone();
         tls.alpn_protocols = match http2 {
             Http2::Off => vec![b"http/1.1".to_vec()],
@@ -147,6 +206,11 @@ impl Reqwest {
             Http2::Alpn => b,
             Http2::PriorKnowledge => b.http2_prior_knowledge(),
         };
+        let b = match proxy {
+            None => b,
+            Some("") => b.no_proxy(),
+            Some(url) => b.proxy(reqwest::Proxy::all(url)?.no_proxy(reqwest::NoProxy::from_env())),
+        };
         b.build()
     }
 
@@ -155,11 +219,12 @@ impl Reqwest {
     pub async fn exchange(
         &self,
         http2: Http2,
+        proxy: Option<&str>,
         mut request: http::Request<Bytes>,
         origin: &Origin,
         timeout: Duration,
     ) -> Result<(Head, Bytes), HttpError> {
-        let client = self.client(http2)?;
+        let client = self.client(http2, proxy)?;
         // reqwest derives Host (or :authority) from the URL.
         request.headers_mut().remove(header::HOST);
         let request = reqwest::Request::try_from(request)
@@ -204,14 +269,56 @@ mod tests {
             "unknown HTTP engine 'curl' (expected hyper, reqwest or auto)"
         );
         use EngineKind::*;
-        assert_eq!(choose(Auto, Auto, Http2::Off, false).unwrap(), Hyper);
-        assert_eq!(choose(Auto, Auto, Http2::Alpn, false).unwrap(), Reqwest);
-        assert_eq!(choose(Auto, Auto, Http2::Off, true).unwrap(), Reqwest);
-        assert_eq!(choose(Auto, Reqwest, Http2::Off, false).unwrap(), Reqwest);
-        assert_eq!(choose(Hyper, Reqwest, Http2::Off, true).unwrap(), Hyper);
-        assert!(choose(Hyper, Auto, Http2::Alpn, false)
+        let off = Http2::Off;
+        assert_eq!(choose(Auto, Auto, off, None, false).unwrap(), Hyper);
+        assert_eq!(
+            choose(Auto, Auto, Http2::Alpn, None, false).unwrap(),
+            Reqwest
+        );
+        assert_eq!(choose(Auto, Auto, off, None, true).unwrap(), Reqwest);
+        assert_eq!(choose(Auto, Auto, off, Some(""), true).unwrap(), Hyper);
+        assert_eq!(
+            choose(Auto, Auto, off, Some("http://p:1"), false).unwrap(),
+            Reqwest
+        );
+        assert_eq!(choose(Auto, Reqwest, off, None, false).unwrap(), Reqwest);
+        assert_eq!(choose(Hyper, Reqwest, off, None, true).unwrap(), Hyper);
+        assert!(choose(Hyper, Auto, Http2::Alpn, None, false)
             .unwrap_err()
             .to_string()
             .contains("http2 needs the reqwest engine"));
+        assert!(choose(Hyper, Auto, off, Some("http://p:1"), false)
+            .unwrap_err()
+            .to_string()
+            .contains("a proxy needs the reqwest engine"));
+    }
+
+    #[test]
+    fn proxy_urls_are_checked() {
+        for ok in [
+            "",
+            "http://p:3128",
+            "https://u:pw@p",
+            "socks5://127.0.0.1:1080",
+            "socks5h://p",
+        ] {
+            assert_eq!(check_proxy(ok), Ok(()), "{ok}");
+        }
+        let e = check_proxy("proxy:3128").unwrap_err();
+        assert!(
+            e.starts_with("invalid proxy URL 'proxy:3128': unsupported scheme 'proxy'"),
+            "{e}"
+        );
+        let e = check_proxy("http//nope").unwrap_err();
+        assert!(
+            e.starts_with("invalid proxy URL 'http//nope': relative URL without a base"),
+            "{e}"
+        );
+        assert!(check_proxy("ftp://p")
+            .unwrap_err()
+            .contains("unsupported scheme 'ftp'"));
+        assert!(check_proxy("http://")
+            .unwrap_err()
+            .starts_with("invalid proxy URL 'http://'"));
     }
 }

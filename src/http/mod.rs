@@ -28,7 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use self::decode::{DEFAULT_ACCEPT_ENCODING, DEFAULT_MAX_DECODED};
-pub use self::engine::{EngineKind, Http2};
+pub use self::engine::{check_proxy, EngineKind, Http2, PROXY_VARS};
 pub use self::error::{HttpError, InvalidHost};
 pub use self::session::{Client, Session};
 pub use self::url::{path_url, BaseUrl};
@@ -87,6 +87,9 @@ pub struct Request {
     pub http2: Http2,
     /// `None`: the client's `Accept-Encoding`; `Some("")`: none sent.
     pub accept_encoding: Option<String>,
+    /// `None`: proxies from the environment (reqwest engine); `Some("")`: none; else this proxy
+    /// URL (served by reqwest).
+    pub proxy: Option<String>,
 }
 
 impl Request {
@@ -101,6 +104,7 @@ impl Request {
             engine: EngineKind::Auto,
             http2: Http2::Off,
             accept_encoding: None,
+            proxy: None,
         }
     }
 
@@ -146,6 +150,11 @@ impl Request {
         self.accept_encoding = Some(value.into());
         self
     }
+
+    pub fn proxy(mut self, url: impl Into<String>) -> Request {
+        self.proxy = Some(url.into());
+        self
+    }
 }
 
 /// Request settings that a user class (`http: #{...}`) or a client handle (`client(#{...})`)
@@ -156,6 +165,8 @@ pub struct RequestDefaults {
     pub http2: Option<Http2>,
     /// `Some("")`: no `Accept-Encoding`.
     pub accept_encoding: Option<String>,
+    /// `Some("")`: no proxy, not even the environment's.
+    pub proxy: Option<String>,
 }
 
 impl RequestDefaults {
@@ -170,6 +181,7 @@ impl RequestDefaults {
             accept_encoding: self
                 .accept_encoding
                 .or_else(|| other.accept_encoding.clone()),
+            proxy: self.proxy.or_else(|| other.proxy.clone()),
         }
     }
 
@@ -178,6 +190,7 @@ impl RequestDefaults {
         req.engine = self.engine;
         req.http2 = self.http2.unwrap_or_default();
         req.accept_encoding = self.accept_encoding;
+        req.proxy = self.proxy;
     }
 }
 

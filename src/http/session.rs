@@ -135,6 +135,7 @@ fn accept_encoding(value: &str) -> Result<Option<HeaderValue>, HttpError> {
 struct Hops {
     engine: EngineKind,
     http2: Http2,
+    proxy: Option<String>,
     accept_encoding: Option<HeaderValue>,
     timeout: Duration,
 }
@@ -232,11 +233,13 @@ impl Session {
             engine,
             http2,
             accept_encoding: ae,
+            proxy,
         } = req;
         let c = &self.client;
         let hops = Hops {
-            engine: engine::choose(engine, c.engine, http2, c.proxy_in_env)?,
+            engine: engine::choose(engine, c.engine, http2, proxy.as_deref(), c.proxy_in_env)?,
             http2,
+            proxy,
             accept_encoding: match ae {
                 None => c.accept_encoding.clone(),
                 Some(v) => accept_encoding(&v)?,
@@ -256,8 +259,9 @@ impl Session {
                     *request.uri_mut() = absolute_uri(&target)?;
                     let request = request.map(|_| body.clone());
                     let (origin, timeout) = (&target.origin, hops.timeout);
+                    let proxy = hops.proxy.as_deref();
                     c.reqwest
-                        .exchange(hops.http2, request, origin, timeout)
+                        .exchange(hops.http2, proxy, request, origin, timeout)
                         .await?
                 }
                 _ => {

@@ -23,7 +23,8 @@ use crate::http as h;
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// `this.client`: a handle on the running user's session (the session itself stays in Rust).
-/// `client(#{ engine, http2, accept_encoding })` makes one whose requests get those settings.
+/// `client(#{ engine, http2, accept_encoding, proxy })` makes one whose requests get those
+/// settings.
 #[derive(Clone, Default)]
 pub struct Client(Option<Arc<h::RequestDefaults>>);
 
@@ -202,7 +203,7 @@ struct Options {
 }
 
 const OPTION_KEYS: &str = "headers, params, json, form, data, body, files, timeout, \
-     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding";
+     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding, proxy";
 
 fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     let mut o = Options {
@@ -326,7 +327,7 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
 
 /// The request settings a user class (`http: #{...}`), a client handle (`client(#{...})`) and a
 /// request share.
-pub const HTTP_SETTINGS: [&str; 3] = ["engine", "http2", "accept_encoding"];
+pub const HTTP_SETTINGS: [&str; 4] = ["engine", "http2", "accept_encoding", "proxy"];
 
 fn http_setting(d: &mut h::RequestDefaults, key: &str, v: &Dynamic) -> R<()> {
     match key {
@@ -345,6 +346,15 @@ fn http_setting(d: &mut h::RequestDefaults, key: &str, v: &Dynamic) -> R<()> {
                 (_, Ok("prior_knowledge")) => h::Http2::PriorKnowledge,
                 _ => return Err(bad(key, "true, false or \"prior_knowledge\"", v)),
             })
+        }
+        "proxy" => {
+            let p = match (v.as_bool(), v.clone().into_string()) {
+                (Ok(false), _) => String::new(),
+                (_, Ok(s)) => s,
+                _ => return Err(bad(key, "a proxy URL, or false for none", v)),
+            };
+            h::check_proxy(&p).map_err(runtime_error)?;
+            d.proxy = Some(p);
         }
         _ => {
             d.accept_encoding = Some(match (v.as_bool(), v.clone().into_string()) {
@@ -435,6 +445,7 @@ fn request(
         engine: h::EngineKind::Auto,
         http2: h::Http2::Off,
         accept_encoding: None,
+        proxy: None,
     };
     // The request's own settings, then the client handle's, then the user class's.
     let mut http = o.http;

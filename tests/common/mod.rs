@@ -6,6 +6,7 @@
 //! - `demo_target`: the built-in demo target, in-process; `server` runs either on its own thread;
 //! - `csv_files`: the CSV reports a run writes;
 //! - `hostile`: raw TCP servers that misbehave (reset, hang, drip, garbage, redirect loops);
+//! - `proxy`: a forward proxy (HTTP CONNECT, absolute-form, SOCKS5) that records what it served;
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
 //! - `locust_keys`: the shapes of Locust's web API answers;
 //! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
@@ -25,6 +26,7 @@ mod locust;
 mod locust_keys;
 mod master;
 mod process;
+pub mod proxy;
 mod scenario;
 pub mod scenario_dir;
 mod server;

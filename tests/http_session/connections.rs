@@ -281,7 +281,8 @@ async fn connection_close_header_is_honoured() {
     .await
 }
 
-async fn tls_server() -> SocketAddr {
+/// An HTTP/1.1 TLS server with a self-signed certificate answering `secure <path>`.
+pub async fn tls_server() -> SocketAddr {
     let cfg = tls_server_config(&[]);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -8,4 +8,7 @@ mod support;
 mod compression;
 mod connections;
 mod engines;
+mod proxies;
+#[path = "../common/proxy.rs"]
+mod proxy;
 mod requests;
