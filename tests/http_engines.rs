@@ -126,6 +126,11 @@ fn bad_settings_are_clear_errors() {
     refused_before_run(&t, r#"engine: "curl""#, "unknown HTTP engine 'curl'");
     refused_before_run(
         &t,
+        r#"auth: "u:p""#,
+        "request option 'auth' must be [user, password] (two strings)",
+    );
+    refused_before_run(
+        &t,
         "proxy_typo: 1",
         "user class 'U': unknown HTTP setting 'proxy_typo'",
     );
@@ -306,4 +311,36 @@ fn refused_before_run(t: &Target, settings: &str, needle: &str) {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
     assert_eq!(t.seen.count("/"), 0);
+}
+
+#[test]
+fn basic_auth_and_repeated_headers() {
+    let t = Target::start();
+    let (r, s) = run_src(
+        &t,
+        r#"
+user("U", #{ http: #{ auth: ["user", "pw"] }, wait_time: constant(0.05), tasks: ["t"] });
+fn t() {
+    let a = this.client.get("/echo/header/authorization").text;
+    if a != "Basic dXNlcjpwdw==" { throw "class auth: " + a; }
+    let b = this.client.get("/echo/header/authorization", #{ auth: ["x", "y"], engine: "reqwest" }).text;
+    if b != "Basic eDp5" { throw "request auth: " + b; }
+    let r = this.client.get("/repeat");
+    if r.headers["x-rep"] != "a, b" { throw "joined: " + r.headers["x-rep"]; }
+    let all = r.headers_all("X-Rep");
+    if all.len() != 2 || all[0] != "a" || all[1] != "b" { throw "all: " + all; }
+    if r.headers_all("x-none").len() != 0 { throw "none"; }
+    stop_test();
+}
+"#,
+        &[],
+    );
+    assert_eq!(
+        r.code,
+        0,
+        "stderr:\n{}\n{:?}",
+        r.stderr,
+        s.csv("exceptions")
+    );
+    assert_eq!(t.seen.count("/repeat"), 1);
 }

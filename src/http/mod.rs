@@ -90,6 +90,9 @@ pub struct Request {
     /// `None`: proxies from the environment (reqwest engine); `Some("")`: none; else this proxy
     /// URL (served by reqwest).
     pub proxy: Option<String>,
+    /// HTTP basic credentials (python-requests' `auth=(user, pass)`): they replace the URL's and
+    /// are dropped on a redirect to another host, as requests does.
+    pub auth: Option<(String, String)>,
 }
 
 impl Request {
@@ -105,6 +108,7 @@ impl Request {
             http2: Http2::Off,
             accept_encoding: None,
             proxy: None,
+            auth: None,
         }
     }
 
@@ -151,6 +155,11 @@ impl Request {
         self
     }
 
+    pub fn basic_auth(mut self, user: impl Into<String>, pass: impl Into<String>) -> Request {
+        self.auth = Some((user.into(), pass.into()));
+        self
+    }
+
     pub fn proxy(mut self, url: impl Into<String>) -> Request {
         self.proxy = Some(url.into());
         self
@@ -167,6 +176,8 @@ pub struct RequestDefaults {
     pub accept_encoding: Option<String>,
     /// `Some("")`: no proxy, not even the environment's.
     pub proxy: Option<String>,
+    /// Basic credentials of every request (a request's own win).
+    pub auth: Option<(String, String)>,
 }
 
 impl RequestDefaults {
@@ -182,6 +193,7 @@ impl RequestDefaults {
                 .accept_encoding
                 .or_else(|| other.accept_encoding.clone()),
             proxy: self.proxy.or_else(|| other.proxy.clone()),
+            auth: self.auth.or_else(|| other.auth.clone()),
         }
     }
 
@@ -191,6 +203,7 @@ impl RequestDefaults {
         req.http2 = self.http2.unwrap_or_default();
         req.accept_encoding = self.accept_encoding;
         req.proxy = self.proxy;
+        req.auth = self.auth;
     }
 }
 

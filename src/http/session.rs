@@ -234,6 +234,7 @@ impl Session {
             http2,
             accept_encoding: ae,
             proxy,
+            auth,
         } = req;
         let c = &self.client;
         let hops = Hops {
@@ -247,6 +248,9 @@ impl Session {
             timeout: timeout.unwrap_or(c.default_timeout),
         };
         let mut target = self.resolve(&url)?;
+        if let Some((user, pass)) = &auth {
+            target.auth = Some(urls::basic_auth(user, pass));
+        }
         let mut method = method;
         let mut body = body;
         let mut strip = Strip::default();

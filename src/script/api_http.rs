@@ -23,7 +23,7 @@ use crate::http as h;
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// `this.client`: a handle on the running user's session (the session itself stays in Rust).
-/// `client(#{ engine, http2, accept_encoding, proxy })` makes one whose requests get those
+/// `client(#{ engine, http2, accept_encoding, proxy, auth })` makes one whose requests get those
 /// settings.
 #[derive(Clone, Default)]
 pub struct Client(Option<Arc<h::RequestDefaults>>);
@@ -138,15 +138,28 @@ pub fn register(engine: &mut Engine, dir: &Path) {
         Some(e) => Dynamic::from(e.clone()),
         None => Dynamic::UNIT,
     });
+    // A repeated header's values joined with ", " (python-requests' `r.headers`); every value
+    // apart with `headers_all(name)`.
     engine.register_get("headers", |r: &mut Response| {
         let mut m = Map::new();
-        for (k, v) in &r.0.headers {
-            m.insert(
-                k.as_str().into(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned().into(),
-            );
+        for k in r.0.headers.keys() {
+            let joined =
+                r.0.headers
+                    .get_all(k)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            m.insert(k.as_str().into(), joined.into());
         }
         m
+    });
+    engine.register_fn("headers_all", |r: &mut Response, name: &str| -> Array {
+        r.0.headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().into())
+            .collect()
     });
     engine.register_fn("header", |r: &mut Response, name: &str| {
         match r.0.headers.get(name) {
@@ -203,7 +216,8 @@ struct Options {
 }
 
 const OPTION_KEYS: &str = "headers, params, json, form, data, body, files, timeout, \
-     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding, proxy";
+     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding, proxy, \
+     auth";
 
 fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     let mut o = Options {
@@ -327,7 +341,7 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
 
 /// The request settings a user class (`http: #{...}`), a client handle (`client(#{...})`) and a
 /// request share.
-pub const HTTP_SETTINGS: [&str; 4] = ["engine", "http2", "accept_encoding", "proxy"];
+pub const HTTP_SETTINGS: [&str; 5] = ["engine", "http2", "accept_encoding", "proxy", "auth"];
 
 fn http_setting(d: &mut h::RequestDefaults, key: &str, v: &Dynamic) -> R<()> {
     match key {
@@ -346,6 +360,14 @@ fn http_setting(d: &mut h::RequestDefaults, key: &str, v: &Dynamic) -> R<()> {
                 (_, Ok("prior_knowledge")) => h::Http2::PriorKnowledge,
                 _ => return Err(bad(key, "true, false or \"prior_knowledge\"", v)),
             })
+        }
+        "auth" => {
+            let pair = v
+                .clone()
+                .try_cast::<Array>()
+                .filter(|a| a.len() == 2 && a.iter().all(|x| x.is_string()));
+            let pair = pair.ok_or_else(|| bad(key, "[user, password] (two strings)", v))?;
+            d.auth = Some((pair[0].to_string(), pair[1].to_string()));
         }
         "proxy" => {
             let p = match (v.as_bool(), v.clone().into_string()) {
@@ -446,6 +468,7 @@ fn request(
         http2: h::Http2::Off,
         accept_encoding: None,
         proxy: None,
+        auth: None,
     };
     // The request's own settings, then the client handle's, then the user class's.
     let mut http = o.http;

@@ -129,6 +129,15 @@ fn router(seen: Arc<Seen>) -> Router {
         .route("/whoami", get(whoami))
         .route("/echo/header/{name}", any(echo_header))
         .route("/gzip/json", get(gzip_json))
+        .route(
+            "/repeat",
+            get(|| async {
+                let mut h = HeaderMap::new();
+                h.append("x-rep", "a".parse().unwrap());
+                h.append("x-rep", "b".parse().unwrap());
+                (h, "repeated")
+            }),
+        )
         .route("/multipart", axum::routing::post(multipart_parts))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))

@@ -17,6 +17,7 @@ use tokio::io::AsyncWriteExt;
 use super::support::*;
 
 on_both_engines!(
+    basic_auth_per_request,
     get_and_post_with_body_and_headers,
     relative_absolute_and_prefixed_urls,
     cookies_per_session,
@@ -355,6 +356,33 @@ async fn cross_origin_redirect(engine: EngineKind) {
         }
         s.send(Request::get("/away")).await.unwrap();
         assert_eq!(other_accepted.load(Ordering::SeqCst), 1);
+    })
+    .await
+}
+
+async fn basic_auth_per_request(engine: EngineKind) {
+    local(async {
+        let (addr, _) = serve(app()).await;
+        let base = BaseUrl::parse(&format!("http://u:pw@127.0.0.1:{}", addr.port())).unwrap();
+        let s = client_on(engine).session(Some(base));
+        // the request's credentials replace the URL's, and survive a same-origin redirect
+        let r = s
+            .send(Request::get("/r303").basic_auth("user", "p@ss"))
+            .await
+            .unwrap();
+        assert_eq!(lines(&r)["auth"], "Basic dXNlcjpwQHNz");
+        let r = s.send(Request::get("/echo")).await.unwrap();
+        assert_eq!(lines(&r)["auth"], "Basic dTpwdw==");
+        // an explicit Authorization header wins
+        let r = s
+            .send(
+                Request::get("/echo")
+                    .basic_auth("a", "b")
+                    .header("Authorization", "Bearer t"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lines(&r)["auth"], "Bearer t");
     })
     .await
 }
