@@ -344,3 +344,30 @@ fn t() {
     );
     assert_eq!(t.seen.count("/repeat"), 1);
 }
+
+#[test]
+fn unreadable_certificates_are_refused_before_the_run() {
+    let t = Target::start();
+    let s = scenario(r#"user("U", #{ tasks: ["t"] }); fn t() { this.client.get("/"); }"#);
+    let missing = s.dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["--client-cert", missing],
+            format!("client certificate {missing}: No such file or directory"),
+        ),
+        (
+            vec!["--ca-bundle", missing],
+            format!("CA bundle {missing}: No such file or directory"),
+        ),
+        (
+            vec!["--client-key", missing],
+            "--client-key only works together with --client-cert".to_string(),
+        ),
+    ] {
+        let r = run_in(&s, &t, &args);
+        assert_ne!(r.code, 0, "{args:?}");
+        assert!(r.stderr.contains(&needle), "{needle}: {}", r.stderr);
+    }
+    assert_eq!(t.seen.total(), 0, "nothing was sent");
+}

@@ -52,6 +52,12 @@ pub struct HttpConfig {
     pub accept_encoding: String,
     /// Largest decoded (decompressed) body; past it the request fails.
     pub max_decoded: usize,
+    /// PEM file of the CAs that server certificates must chain to, instead of the built-in roots.
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// PEM client certificate (chain) offered to servers that ask; its key in `client_key`, or
+    /// in the same file.
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +69,9 @@ impl Default for HttpConfig {
             engine: EngineKind::Auto,
             accept_encoding: DEFAULT_ACCEPT_ENCODING.to_string(),
             max_decoded: DEFAULT_MAX_DECODED,
+            ca_bundle: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }

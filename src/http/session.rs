@@ -41,7 +41,7 @@ struct ClientInner {
 
 impl Client {
     pub fn new(cfg: &HttpConfig) -> Result<Client, HttpError> {
-        let tls = super::tls::client_config(cfg.insecure)?;
+        let tls = super::tls::client_config(cfg)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
                 reqwest: engine::Reqwest::new(tls.clone()),

@@ -346,6 +346,24 @@ options! {
     insecure: bool = parse_bool, default "false" {
         key: "insecure", shape: Shape::Flag, example: "true",
     }
+    /// PEM file of the certificate authorities that servers' certificates must chain to,
+    /// instead of the built-in roots
+    ca_bundle: PathBuf = parse_path {
+        key: "ca-bundle", value_name: "FILE", example: "ca.pem",
+    }
+    /// PEM client certificate offered to servers that ask for one (mTLS); its key may be in the
+    /// same file
+    client_cert: PathBuf = parse_path {
+        key: "client-cert", value_name: "FILE", example: "client.pem",
+    }
+    /// PEM private key of --client-cert
+    client_key: PathBuf = parse_path {
+        key: "client-key", value_name: "FILE", example: "client.key",
+        needs: Some(Needs {
+            option: "client-cert",
+            message: "--client-key only works together with --client-cert",
+        }),
+    }
     /// HTTP engine of requests that choose none: hyper (the HTTP/1.1 fast path), reqwest
     /// (HTTP/2, proxies), or auto (hyper unless the request needs reqwest or a proxy is set in
     /// the environment)

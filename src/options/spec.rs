@@ -180,6 +180,9 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
                 insecure: v.insecure,
                 engine: v.http_engine,
                 accept_encoding: v.accept_encoding,
+                ca_bundle: v.ca_bundle,
+                client_cert: v.client_cert,
+                client_key: v.client_key,
                 ..HttpConfig::default()
             },
             seed: v.seed,

@@ -2,14 +2,11 @@
 //! and origin (more only for concurrent requests), stale ones retried, Locust's texts for refused,
 //! reset, closed and truncated connections and for timeouts, and TLS.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rustlocust::http::{BaseUrl, Client, EngineKind, HttpConfig, HttpError, Request, Session};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -283,33 +280,7 @@ async fn connection_close_header_is_honoured() {
 
 /// An HTTP/1.1 TLS server with a self-signed certificate answering `secure <path>`.
 pub async fn tls_server() -> SocketAddr {
-    let cfg = tls_server_config(&[]);
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let body = format!("secure {}", req.uri());
-                        Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
-                            Bytes::from(body),
-                        )))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    tls_http1_server(tls_server_config(&[]), |uri| format!("secure {uri}")).await
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -8,6 +8,7 @@ mod support;
 mod compression;
 mod connections;
 mod engines;
+mod mtls;
 mod proxies;
 #[path = "../common/proxy.rs"]
 mod proxy;

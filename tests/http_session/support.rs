@@ -200,6 +200,36 @@ pub fn tls_server_config(alpn: &[&[u8]]) -> rustls::ServerConfig {
     cfg
 }
 
+/// Serves HTTP/1.1 over TLS with `cfg` on 127.0.0.1, each request answered `answer(uri)`.
+pub async fn tls_http1_server(cfg: rustls::ServerConfig, answer: fn(&str) -> String) -> SocketAddr {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = answer(&req.uri().to_string());
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from(body)),
+                        ))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// Runs `f` inside a LocalSet: sessions are `!Send` and spawn their connections locally.
 pub async fn local<F: std::future::Future>(f: F) -> F::Output {
     LocalSet::new().run_until(f).await
