@@ -139,6 +139,9 @@ pub(crate) fn choose(
 /// on first use.
 pub(crate) struct Reqwest {
     tls: Arc<rustls::ClientConfig>,
+    /// `--resolve`; reqwest overrides a host name for every port, so the first entry of a host
+    /// wins.
+    resolve: Vec<super::Resolve>,
     /// Proxies from the environment (the usual case: no lock).
     clients: [OnceLock<Result<reqwest::Client, String>>; 3],
     /// With a `proxy` setting ("" for none at all).
@@ -155,9 +158,10 @@ pub(crate) struct Head {
 }
 
 impl Reqwest {
-    pub fn new(tls: Arc<rustls::ClientConfig>) -> Reqwest {
+    pub fn new(tls: Arc<rustls::ClientConfig>, resolve: Vec<super::Resolve>) -> Reqwest {
         Reqwest {
             tls,
+            resolve,
             clients: Default::default(),
             proxied: Mutex::new(Vec::new()),
         }
@@ -196,7 +200,11 @@ impl Reqwest {
             Http2::Alpn => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             Http2::PriorKnowledge => vec![b"h2".to_vec()],
         };
-        let b = reqwest::Client::builder()
+        let mut b = reqwest::Client::builder();
+        for r in self.resolve.iter().rev() {
+            b = b.resolve(&r.host, r.addr);
+        }
+        let b = b
             .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)

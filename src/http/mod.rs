@@ -58,6 +58,8 @@ pub struct HttpConfig {
     /// in the same file.
     pub client_cert: Option<std::path::PathBuf>,
     pub client_key: Option<std::path::PathBuf>,
+    /// curl's `--resolve`: `host:port:address` entries that replace DNS for that host and port.
+    pub resolve: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +74,7 @@ impl Default for HttpConfig {
             ca_bundle: None,
             client_cert: None,
             client_key: None,
+            resolve: Vec::new(),
         }
     }
 }
@@ -172,6 +175,47 @@ impl Request {
     pub fn proxy(mut self, url: impl Into<String>) -> Request {
         self.proxy = Some(url.into());
         self
+    }
+}
+
+/// One `--resolve` entry: connections to `host:port` go to `addr` (the URL, `Host` and TLS name
+/// keep `host`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addr: std::net::SocketAddr,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    /// `host:port:address`, the address an IP (IPv6 in brackets or not), as curl's `--resolve`.
+    fn from_str(s: &str) -> Result<Resolve, String> {
+        let bad = |why: &str| {
+            format!("invalid resolve entry '{s}': {why} (expected host:port:address, e.g. api.example.com:443:127.0.0.1)")
+        };
+        let mut it = s.trim().splitn(3, ':');
+        let (host, port, addr) = match (it.next(), it.next(), it.next()) {
+            (Some(h), Some(p), Some(a)) => (h, p, a),
+            _ => return Err(bad("three parts are needed")),
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| bad("the port is not a number 0-65535"))?;
+        let ip: std::net::IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| bad("the address is not an IP address"))?;
+        Ok(Resolve {
+            host: host.to_ascii_lowercase(),
+            port,
+            addr: std::net::SocketAddr::new(ip, port),
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use super::engine::{self, EngineKind, Head, Http2};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
 use super::url::{self as urls, BaseUrl, Origin};
-use super::{HttpConfig, Request, RequestDefaults, Response};
+use super::{HttpConfig, Request, RequestDefaults, Resolve, Response};
 
 /// Per worker thread: settings, shared TLS config, DNS cache. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
@@ -42,10 +42,16 @@ struct ClientInner {
 impl Client {
     pub fn new(cfg: &HttpConfig) -> Result<Client, HttpError> {
         let tls = super::tls::client_config(cfg)?;
+        let resolve = cfg
+            .resolve
+            .iter()
+            .map(|r| r.parse::<Resolve>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(HttpError::Config)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                reqwest: engine::Reqwest::new(tls.clone()),
-                connector: Connector::new(tls),
+                reqwest: engine::Reqwest::new(tls.clone(), resolve.clone()),
+                connector: Connector::new(tls, resolve),
                 default_timeout: cfg.default_timeout,
                 max_redirects: cfg.max_redirects,
                 engine: cfg.engine,

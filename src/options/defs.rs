@@ -364,6 +364,12 @@ options! {
             message: "--client-key only works together with --client-cert",
         }),
     }
+    /// Connect to these addresses instead of asking DNS, as curl's --resolve: host:port:address
+    /// entries (the URL, Host header and TLS name keep the host)
+    resolve: Vec<String> = parse_resolve, default "" {
+        key: "resolve", shape: Shape::List, value_name: "HOST:PORT:ADDR",
+        example: "api.example.com:443:127.0.0.1",
+    }
     /// HTTP engine of requests that choose none: hyper (the HTTP/1.1 fast path), reqwest
     /// (HTTP/2, proxies), or auto (hyper unless the request needs reqwest or a proxy is set in
     /// the environment)

@@ -183,6 +183,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
                 ca_bundle: v.ca_bundle,
                 client_cert: v.client_cert,
                 client_key: v.client_key,
+                resolve: v.resolve,
                 ..HttpConfig::default()
             },
             seed: v.seed,

@@ -122,6 +122,14 @@ pub fn parse_http_engine(s: &str) -> Result<crate::http::EngineKind, String> {
     s.trim().parse()
 }
 
+pub fn parse_resolve(s: &str) -> Result<Vec<String>, String> {
+    let entries = split_list(s);
+    for e in &entries {
+        e.parse::<crate::http::Resolve>()?;
+    }
+    Ok(entries)
+}
+
 pub fn parse_accept_encoding(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("none") {

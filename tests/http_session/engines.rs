@@ -1,6 +1,6 @@
 //! The engine choice and what only the reqwest engine does: HTTP/2 over TLS by ALPN against an
 //! h2-only server, h2c by prior knowledge, TLS errors read as on the fast path, and the choices
-//! that are refused.
+//! that are refused; `resolve` (curl's `--resolve`) on both engines.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,6 +12,8 @@ use rustlocust::http::{BaseUrl, Client, EngineKind, Http2, HttpConfig, HttpError
 use tokio::net::TcpListener;
 
 use super::support::*;
+
+on_both_engines!(resolve_reaches_a_named_host);
 
 /// Answers `<version> <path>`; refuses (500) anything but HTTP/2. Counts requests.
 async fn h2_service(
@@ -171,6 +173,50 @@ async fn engine_choice() {
             "h3".parse::<EngineKind>().unwrap_err(),
             "unknown HTTP engine 'h3' (expected hyper, reqwest or auto)"
         );
+    })
+    .await
+}
+
+async fn resolve_reaches_a_named_host(engine: EngineKind) {
+    local(async {
+        let (addr, accepted) = serve(app()).await;
+        let port = addr.port();
+        let c = Client::new(&HttpConfig {
+            engine,
+            resolve: vec![format!("API.rustlocust.test:{port}:[127.0.0.1]")],
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        let s = c.session(None);
+        for _ in 0..2 {
+            let r = s
+                .send(Request::get(format!(
+                    "http://api.rustlocust.test:{port}/echo"
+                )))
+                .await
+                .unwrap();
+            assert_eq!(lines(&r)["host"], format!("api.rustlocust.test:{port}"));
+        }
+        assert!(accepted.load(Ordering::SeqCst) >= 1);
+
+        for (entry, why) in [
+            ("api.test:80", "three parts are needed"),
+            (":80:127.0.0.1", "no host"),
+            ("api.test:http:127.0.0.1", "the port is not a number"),
+            ("api.test:80:localhost", "the address is not an IP address"),
+        ] {
+            let e = Client::new(&HttpConfig {
+                resolve: vec![entry.to_string()],
+                ..HttpConfig::default()
+            })
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(
+                e.starts_with(&format!("invalid resolve entry '{entry}': {why}")),
+                "{e}"
+            );
+        }
     })
     .await
 }
