@@ -162,7 +162,7 @@ fn user_class(name: &str, spec: Map, declared_at: String, unit: usize) -> R<User
                 ))
             })?;
             let what = format!("user class '{name}'");
-            Some(Arc::new(super::api_http::request_defaults(m, &what)?))
+            Some(Arc::new(super::http_settings::request_defaults(m, &what)?))
         }
     };
     let wait = match spec.get("wait_time") {

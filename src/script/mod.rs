@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod feeder;
 pub mod files;
+pub mod http_settings;
 pub mod model;
 mod multipart;
 pub mod ratio;
