@@ -89,8 +89,12 @@ pub struct Request {
     /// case-insensitively. A name given twice is sent twice.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
-    /// `None`: the client's default timeout.
+    /// `None`: the client's default timeout. With `connect_timeout`, the time for everything after
+    /// connecting (python-requests' read timeout of `timeout=(connect, read)`).
     pub timeout: Option<Duration>,
+    /// Bound of connecting (TCP + TLS) alone; `None`: within `timeout`. On the reqwest engine the
+    /// two add up to one bound of the whole request.
+    pub connect_timeout: Option<Duration>,
     /// Follow 301/302/303/307/308 (python-requests' default: true).
     pub follow_redirects: bool,
     /// `Auto`: the client's engine (see [`HttpConfig::engine`]).
@@ -115,6 +119,7 @@ impl Request {
             headers: Vec::new(),
             body: Bytes::new(),
             timeout: None,
+            connect_timeout: None,
             follow_redirects: true,
             engine: EngineKind::Auto,
             http2: Http2::Off,
@@ -144,6 +149,13 @@ impl Request {
 
     pub fn timeout(mut self, timeout: Duration) -> Request {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// python-requests' `timeout=(connect, read)`.
+    pub fn timeouts(mut self, connect: Duration, read: Duration) -> Request {
+        self.connect_timeout = Some(connect);
+        self.timeout = Some(read);
         self
     }
 

@@ -148,6 +148,7 @@ struct Hops {
     proxy: Option<String>,
     accept_encoding: Option<HeaderValue>,
     timeout: Duration,
+    connect_timeout: Option<Duration>,
 }
 
 /// User headers dropped when following a redirect (python-requests' `resolve_redirects`).
@@ -239,6 +240,7 @@ impl Session {
             headers,
             body,
             timeout,
+            connect_timeout,
             follow_redirects,
             engine,
             http2,
@@ -256,6 +258,7 @@ impl Session {
                 Some(v) => accept_encoding(&v)?,
             },
             timeout: timeout.unwrap_or(c.default_timeout),
+            connect_timeout,
         };
         let mut target = self.resolve(&url)?;
         if let Some((user, pass)) = &auth {
@@ -272,7 +275,8 @@ impl Session {
                         self.build(&method, &target, &headers, strip, &body, &hops)?;
                     *request.uri_mut() = absolute_uri(&target)?;
                     let request = request.map(|_| body.clone());
-                    let (origin, timeout) = (&target.origin, hops.timeout);
+                    let origin = &target.origin;
+                    let timeout = hops.timeout + hops.connect_timeout.unwrap_or_default();
                     let proxy = hops.proxy.as_deref();
                     c.reqwest
                         .exchange(hops.http2, proxy, request, origin, timeout)
@@ -433,10 +437,13 @@ impl Session {
         hops: &Hops,
     ) -> Result<(Head, Bytes), HttpError> {
         let timeout = hops.timeout;
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(86400 * 365));
+        let far = |d: Duration| {
+            let now = tokio::time::Instant::now();
+            now.checked_add(d)
+                .unwrap_or_else(|| now + Duration::from_secs(86400 * 365))
+        };
+        let mut deadline = far(timeout);
+        let connect_deadline = hops.connect_timeout.map_or(deadline, far);
         let mut fresh_only = false;
         loop {
             let request = self.build(method, target, headers, strip, body, hops)?;
@@ -450,16 +457,21 @@ impl Session {
                 Some(c) => c,
                 None => {
                     let origin = &target.origin;
-                    match tokio::time::timeout_at(deadline, self.client.connector.connect(origin))
-                        .await
-                    {
-                        Ok(c) => c?,
+                    let connect = self.client.connector.connect(origin);
+                    match tokio::time::timeout_at(connect_deadline, connect).await {
+                        Ok(c) => {
+                            if hops.connect_timeout.is_some() {
+                                // `timeout` is the read timeout now, from here on
+                                deadline = far(timeout);
+                            }
+                            c?
+                        }
                         Err(_) => {
                             return Err(HttpError::connect_timeout(
                                 origin.https,
                                 &origin.host,
                                 origin.port,
-                                timeout,
+                                hops.connect_timeout.unwrap_or(timeout),
                             ))
                         }
                     }

@@ -211,6 +211,7 @@ struct Options {
     headers: Vec<(String, String)>,
     body: Bytes,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     follow_redirects: bool,
     url: String,
     http: h::RequestDefaults,
@@ -227,6 +228,7 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
         headers: Vec::new(),
         body: Bytes::new(),
         timeout: None,
+        connect_timeout: None,
         follow_redirects: true,
         url: url.to_string(),
         http: h::RequestDefaults::default(),
@@ -246,16 +248,15 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
             _ if http_settings::HTTP_SETTINGS.contains(&k.as_str()) => {
                 http_settings::http_setting(&mut o.http, &k, &v)?
             }
-            "timeout" => {
-                let s = v
-                    .as_float()
-                    .or_else(|_| v.as_int().map(|i| i as f64))
-                    .map_err(|_| bad(&k, "seconds", &v))?;
-                if !s.is_finite() || s <= 0.0 {
-                    return Err(bad(&k, "seconds > 0", &v));
+            "timeout" => match v.clone().try_cast::<Array>() {
+                // python-requests' (connect, read)
+                Some(pair) if pair.len() == 2 => {
+                    o.connect_timeout = Some(seconds(&k, &pair[0])?);
+                    o.timeout = Some(seconds(&k, &pair[1])?);
                 }
-                o.timeout = Some(Duration::from_secs_f64(s));
-            }
+                Some(_) => return Err(bad(&k, "seconds or [connect, read] seconds", &v)),
+                None => o.timeout = Some(seconds(&k, &v)?),
+            },
             "headers" => {
                 let m = v
                     .clone()
@@ -342,6 +343,18 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     Ok(o)
 }
 
+/// A timeout in seconds, > 0.
+fn seconds(key: &str, v: &Dynamic) -> R<Duration> {
+    let s = v
+        .as_float()
+        .or_else(|_| v.as_int().map(|i| i as f64))
+        .map_err(|_| bad(key, "seconds or [connect, read] seconds", v))?;
+    if !s.is_finite() || s <= 0.0 || s > 1e9 {
+        return Err(bad(key, "seconds > 0", v));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
 pub(super) fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
     runtime_error(format!(
         "request option '{key}' must be {expected}, got {} ({v})",
@@ -401,6 +414,7 @@ fn request(
         headers,
         body: o.body,
         timeout: o.timeout,
+        connect_timeout: o.connect_timeout,
         follow_redirects: o.follow_redirects,
         engine: h::EngineKind::Auto,
         http2: h::Http2::Off,
@@ -511,9 +525,22 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("unknown request option 'nmae'"));
+        for bad in [
+            Dynamic::from(-1.0),
+            Dynamic::from(1e30),
+            Dynamic::from(vec![Dynamic::from(1_i64)]),
+            Dynamic::from(vec![Dynamic::from(1_i64), Dynamic::from("x")]),
+        ] {
+            let mut m = Map::new();
+            m.insert("timeout".into(), bad);
+            assert!(options("/", Some(m), Path::new(".")).is_err());
+        }
         let mut m = Map::new();
-        m.insert("timeout".into(), Dynamic::from(-1.0));
-        assert!(options("/", Some(m), Path::new(".")).is_err());
+        let pair = vec![Dynamic::from(2_i64), Dynamic::from(0.5)];
+        m.insert("timeout".into(), Dynamic::from(pair));
+        let o = options("/", Some(m), Path::new(".")).unwrap();
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(o.timeout, Some(Duration::from_millis(500)));
         let mut m = Map::new();
         let mut p = Map::new();
         p.insert("q".into(), "a b".into());

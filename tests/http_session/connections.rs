@@ -104,21 +104,28 @@ async fn read_timeout(engine: EngineKind) {
     .await
 }
 
+/// A listener that never accepts, with its backlog filled (the fillers must live): further SYNs
+/// are dropped, so connecting to it hangs.
+async fn full_backlog() -> (TcpListener, Vec<TcpStream>) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = sock.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    (listener, fillers)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn connect_timeout_on_full_backlog() {
     local(async {
-        // A listener that never accepts, with its backlog filled: further SYNs are dropped.
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = sock.listen(0).unwrap();
+        let (listener, _fillers) = full_backlog().await;
         let addr = listener.local_addr().unwrap();
-        let mut fillers = Vec::new();
-        for _ in 0..8 {
-            match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => fillers.push(s),
-                _ => break,
-            }
-        }
         let s = client().session(None);
         let e = s
             .send(Request::get(format!("http://127.0.0.1:{}/", addr.port())).timeout(Duration::from_millis(300)))
@@ -130,6 +137,58 @@ async fn connect_timeout_on_full_backlog() {
                 "ConnectTimeout(\"HTTPConnectionPool(host='127.0.0.1', port={}): Connect timed out. (connect timeout=0.3)\")",
                 addr.port()
             )
+        );
+        drop(listener);
+    })
+    .await
+}
+
+/// python-requests' `timeout=(connect, read)` on the fast path: each bound reported as itself.
+#[tokio::test(flavor = "current_thread")]
+async fn connect_and_read_timeouts_apart() {
+    local(async {
+        let (listener, _fillers) = full_backlog().await;
+        let full = listener.local_addr().unwrap();
+        let s = client().session(None);
+        let t = Instant::now();
+        let e = s
+            .send(
+                Request::get(format!("http://127.0.0.1:{}/", full.port()))
+                    .timeouts(Duration::from_millis(300), Duration::from_secs(20)),
+            )
+            .await
+            .unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(
+            e.to_string()
+                .ends_with("Connect timed out. (connect timeout=0.3)\")"),
+            "{e}"
+        );
+
+        // connecting fast, the read bound starts after it
+        let (addr, _) = serve(app()).await;
+        let s = session_to(addr);
+        let e = s
+            .send(
+                Request::get("/never")
+                    .timeouts(Duration::from_secs(20), Duration::from_millis(200)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("Read timed out. (read timeout=0.2)\")"),
+            "{e}"
+        );
+        let r = s
+            .send(
+                Request::get("/slow").timeouts(Duration::from_millis(200), Duration::from_secs(5)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status, 200,
+            "the connect bound does not cut a slow answer"
         );
         drop(listener);
     })
