@@ -1,7 +1,8 @@
 //! The master's cost as the fleet grows: this process is a rustlocust master (library entry
 //! points: `Master` + a `TestRun` on its users factory) and drives 1, 2, 4, 8, 16 real
 //! `locust --worker` processes (`bench/locust_worker.py`, five request names per user, no
-//! network) on this machine. For each fleet size it reports, over a steady window after the ramp:
+//! network) on this machine, or with `WORKERS=rustlocust` as many `rustlocust --worker`
+//! processes (`bench/rustlocust_worker.rhai`, the same load, exact HDR rows). For each fleet size it reports, over a steady window after the ramp:
 //! the master's CPU (this process's user+system time) per worker report and as a share of one
 //! core, and how old each report's newest sample is once merged (at most ~0.1 s older than the
 //! report, plus transport and merge; a sample also waits in its worker for the next report, up to
@@ -21,7 +22,7 @@ use rustlocust::runner::RunnerConfig;
 use rustlocust::script::{LoadOptions, Scenario};
 
 const USAGE: &str = "usage: cargo bench --bench distributed_master -- run   \
-                     (env: MAX_WORKERS=16 WINDOW=15 USERS_PER_WORKER=2)";
+                     (env: MAX_WORKERS=16 WINDOW=15 USERS_PER_WORKER=2 WORKERS=locust|rustlocust)";
 
 /// The master's scenario: the class the workers' locustfile declares.
 const SCENARIO: &str = r#"
@@ -120,26 +121,43 @@ fn config(users: u64) -> RunConfig {
     }
 }
 
+/// One worker process of the kind `WORKERS` asks for: `locust` (default, Locust 2.47's) or
+/// `rustlocust` (this package's binary, built by `cargo bench` along with the bench).
+fn worker(port: &str) -> Child {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
+    let mut cmd = match std::env::var("WORKERS").as_deref() {
+        Ok("rustlocust") => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_rustlocust"));
+            c.arg("-f").arg(dir.join("rustlocust_worker.rhai")).args([
+                "--worker",
+                "--threads",
+                "1",
+            ]);
+            c
+        }
+        Ok("locust") | Err(_) => {
+            let mut c = Command::new("locust");
+            c.arg("-f")
+                .arg(dir.join("locust_worker.py"))
+                .arg("--worker");
+            c
+        }
+        Ok(other) => panic!("WORKERS={other}: expected locust or rustlocust"),
+    };
+    cmd.args(["--master-host", "127.0.0.1", "--master-port", port])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the worker starts (for Locust's: pip install locust==2.47.0)")
+}
+
 async fn one_fleet(n: u64, per_worker: u64, window: Duration) -> String {
     let master = Master::bind("127.0.0.1", 0, MasterConfig::default())
         .await
         .expect("bind");
     let port = master.port().to_string();
-    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/locust_worker.py");
-    let _fleet = Fleet(
-        (0..n)
-            .map(|_| {
-                Command::new("locust")
-                    .args(["-f", &stub.display().to_string(), "--worker"])
-                    .args(["--master-host", "127.0.0.1", "--master-port", &port])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("`locust` runs (pip install locust==2.47.0)")
-            })
-            .collect(),
-    );
+    let _fleet = Fleet((0..n).map(|_| worker(&port)).collect());
     master
         .wait_for_workers(n as usize, Some(Duration::from_secs(180)))
         .await

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::logging::LogOptions;
 use crate::options::{Command, Describe, RunSpec, Ui};
+use crate::report::json::json_file_path;
 use crate::run::RunConfig;
 use crate::script::Scenario;
 
@@ -92,6 +93,12 @@ fn describe(
 /// Load the scenario (from `source` if given, else from the run's file) and run it.
 pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
     crate::logging::init(&spec.log)?;
+    crate::run::fd_limit::raise_to_hard();
+    crate::stats::set_max_rows(spec.max_stats_rows);
+    if let Err(e) = check_outputs(&spec) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
+    }
     let Some(scenario) = load(&spec.run, source) else {
         return Ok(EXIT_USAGE);
     };
@@ -100,22 +107,15 @@ pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
         .build()
         .context("starting the runtime")?;
     if let Some(master) = spec.master {
-        use crate::distributed::master::{run_master_headless, run_master_web};
-        return match spec.ui {
-            Ui::Web(web) => {
-                let serve = run_master_web(scenario, spec.run, master, web);
-                tokio::task::LocalSet::new().block_on(&rt, serve)
-            }
-            Ui::Headless(console) => {
-                let run = run_master_headless(scenario, spec.run, master, console);
-                tokio::task::LocalSet::new().block_on(&rt, run)
-            }
-            // The options refuse --master with --worker; say so again rather than guess.
-            Ui::Worker(_) => {
-                eprintln!("error: --master and --worker together: a process is one or the other");
-                Ok(EXIT_USAGE)
-            }
-        };
+        let run = master_with_local_workers(scenario, spec.run, master, spec.ui, spec.processes);
+        return tokio::task::LocalSet::new().block_on(&rt, run);
+    }
+    if let (Ui::Worker(worker), Some(local)) = (&spec.ui, &spec.processes) {
+        use crate::distributed::processes::{supervise, LocalWorkers};
+        // Started here, on the main thread, which lives as long as the process: the children's
+        // death signal is tied to the thread that forked them.
+        let workers = LocalWorkers::start(local, &worker.master_host, worker.master_port)?;
+        return rt.block_on(supervise(workers));
     }
     match spec.ui {
         Ui::Web(web) => {
@@ -133,6 +133,72 @@ pub fn run(spec: RunSpec, source: Option<&str>) -> anyhow::Result<i32> {
             tokio::task::LocalSet::new().block_on(&rt, run)
         }
     }
+}
+
+/// A master (`--master`, or `--processes` without `--worker`): binds, starts the local workers
+/// `--processes` asks for (after binding, so that they cannot join another master on a busy
+/// port), runs the UI or the headless test, then lets the workers exit.
+async fn master_with_local_workers(
+    scenario: Arc<Scenario>,
+    run: RunConfig,
+    master_opts: crate::distributed::MasterOptions,
+    ui: Ui,
+    local: Option<crate::distributed::processes::LocalWorkersSpec>,
+) -> anyhow::Result<i32> {
+    use crate::distributed::master::{bind_from, run_master_headless_on, run_master_web_on};
+    use crate::distributed::processes::{local_master_host, LocalWorkers};
+    let master = bind_from(&master_opts).await?;
+    let mut workers = match &local {
+        Some(local) => {
+            let host = local_master_host(&master_opts.bind_host);
+            Some(LocalWorkers::start(
+                local,
+                &host,
+                master.local_addr().port(),
+            )?)
+        }
+        None => None,
+    };
+    let serve = async {
+        match ui {
+            Ui::Web(web) => run_master_web_on(master, scenario, run, master_opts, web).await,
+            Ui::Headless(console) => {
+                run_master_headless_on(master, scenario, run, master_opts, console).await
+            }
+            // The options refuse --master with --worker; say so again rather than guess.
+            Ui::Worker(_) => {
+                eprintln!("error: --master and --worker together: a process is one or the other");
+                Ok(EXIT_USAGE)
+            }
+        }
+    };
+    let Some(workers) = workers.as_mut() else {
+        return serve.await;
+    };
+    let code = match workers.alongside(serve).await {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e}");
+            Ok(1)
+        }
+    };
+    workers.shutdown().await;
+    code
+}
+
+/// Every report path, before anything runs (a worker writes no reports).
+fn check_outputs(spec: &RunSpec) -> Result<(), crate::report::output::OutputError> {
+    let json_file = match &spec.ui {
+        Ui::Headless(console) => console.json_file.as_deref().map(json_file_path),
+        Ui::Web(_) => None,
+        Ui::Worker(_) => return Ok(()),
+    };
+    let out = &spec.run.outputs;
+    crate::report::output::check_outputs(
+        out.csv_prefix.as_deref(),
+        out.html.as_deref(),
+        json_file.as_deref(),
+    )
 }
 
 /// `--check --dry-run`: every user class's on_start, each task once and on_stop against the

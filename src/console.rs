@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::report::{console, json};
-use crate::run::{drive, users, FrontEnd, RunConfig, TestRun, UsersFactory};
+use crate::run::{drive, users, FrontEnd, Mailbox, RunConfig, TestRun, UsersFactory};
 use crate::script::Scenario;
 use crate::stats::unix_now;
 
@@ -90,27 +90,33 @@ pub async fn run(
     cfg: RunConfig,
     opts: ConsoleOptions,
 ) -> anyhow::Result<i32> {
-    run_with_users(scenario, cfg, opts, users::local(), |code| code).await
+    run_with_users(scenario, cfg, opts, users::local(), None, |code| code).await
 }
 
-/// [`run`] with the users `users` makes (a master's workers); `exit_code` may change the code
+/// [`run`] with the users `users` makes (a master's workers) and the scripts' custom messages
+/// through `mailbox`; `exit_code` may change the code
 /// the statistics call for (a master that lost every worker exits non-zero).
 pub async fn run_with_users(
     scenario: Arc<Scenario>,
     cfg: RunConfig,
     opts: ConsoleOptions,
     users: UsersFactory,
+    mailbox: Option<Box<dyn Mailbox>>,
     exit_code: impl Fn(i32) -> i32,
 ) -> anyhow::Result<i32> {
     let json_file = opts.json_file.as_deref().map(json::json_file_path);
-    if let Some(path) = &json_file {
-        if let Err(e) = json::check_writable(path) {
-            eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
-        }
+    // `app` checked these already for the binary; a library caller gets the same check.
+    let out = &cfg.outputs;
+    let (csv, html) = (out.csv_prefix.as_deref(), out.html.as_deref());
+    if let Err(e) = crate::report::output::check_outputs(csv, html, json_file.as_deref()) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_USAGE);
     }
     let load = cfg.load.clone();
     let mut run = TestRun::with_users(cfg, scenario, users).await;
+    if let Some(m) = mailbox {
+        run.set_mailbox(m);
+    }
     if let Err(e) = run.start(load).await {
         eprintln!("error: {e}");
         return Ok(EXIT_USAGE);

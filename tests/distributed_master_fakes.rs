@@ -299,6 +299,7 @@ fn garbage_is_dropped_and_the_master_keeps_serving() {
             MasterConfig {
                 transport: transport.clone(),
                 enable_rebalancing: false,
+                secret: None,
             },
         )
         .await
@@ -516,6 +517,7 @@ fn the_web_api_of_a_master_lists_its_workers() {
                             .is_some_and(|id| id.starts_with("fakehost_"))
                         && w["cpu_usage"] == 1.0
                         && w["memory_usage"] == 1 << 20
+                        && w["last_heartbeat"].as_f64().is_some_and(|t| t > 0.0)
                 })
         }) && last.as_ref().is_some_and(|v| v["worker_count"] == 2)
     });

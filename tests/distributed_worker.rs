@@ -38,6 +38,7 @@ fn start_worker(src: &'static str, host: String, port: u16) -> JoinHandle<Result
         let opts = WorkerOptions {
             master_host: "127.0.0.1".into(),
             master_port: port,
+            secret: None,
         };
         run_worker(Arc::new(sc), cfg, opts)
             .await

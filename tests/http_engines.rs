@@ -85,6 +85,54 @@ fn t() {
     assert_eq!(csv(&s.prefix(), "exceptions").len(), 1, "no exceptions");
 }
 
+/// The body limits hold for decoded bodies on both engines: a small compressed body that decodes
+/// past `max_body` is `BodyTooLarge`, a body cut short by `keep_body` is kept as received (not
+/// decoded) with its full length, and one read whole is decoded and then cut.
+#[test]
+fn decoded_bodies_obey_max_body_and_keep_body() {
+    let t = Target::start();
+    let (r, s) = run_src(
+        &t,
+        r#"
+user("U", #{ wait_time: constant(0.05), tasks: ["t"] });
+fn t() {
+    for engine in ["hyper", "reqwest"] {
+        let o = #{ engine: engine, name: "cap-" + engine, max_body: 1000 };
+        let r = this.client.get("/gzip/json", o);
+        if r.error != "BodyTooLarge('response body exceeds 1000 bytes (set by max_body)')" {
+            throw engine + " cap: " + r.error;
+        }
+        let o = #{ engine: engine, name: "cut-" + engine, keep_body: 5 };
+        let r = this.client.get("/gzip/json", o);
+        if r.body.len() != 5 || r.content_length <= 5 || r.content_length >= 10000 {
+            throw engine + " cut: " + r.body.len() + " " + r.content_length;
+        }
+        let o = #{ engine: engine, name: "whole-" + engine, keep_body: 3000 };
+        let r = this.client.get("/gzip/json", o);
+        if r.body.len() != 3000 || r.content_length != 10000 || !r.text.starts_with("{\"n\":1000") {
+            throw engine + " whole: " + r.body.len() + " " + r.content_length;
+        }
+    }
+}
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 1, "the cap- failures make exit 1:\n{}", r.stderr);
+    assert_eq!(csv(&s.prefix(), "exceptions").len(), 1, "no exceptions");
+    let failures = csv(&s.prefix(), "failures");
+    let names: Vec<&str> = failures.iter().skip(1).map(|f| f[1].as_str()).collect();
+    assert_eq!(names.len(), 2, "{failures:?}");
+    for engine in ["hyper", "reqwest"] {
+        assert!(
+            names.contains(&format!("cap-{engine}").as_str()),
+            "{names:?}"
+        );
+    }
+    let rows = csv(&s.prefix(), "stats");
+    let whole = stats_row(&rows, "GET", "whole-reqwest").expect("a whole-reqwest row");
+    assert_eq!(num(&whole, "Average Content Size"), GZIP_JSON_LEN as f64);
+}
+
 #[test]
 fn run_wide_engine_and_accept_encoding() {
     let t = Target::start();

@@ -116,9 +116,9 @@ fn refusals_exit_2_and_name_the_source() {
     let base = [path, "--headless", "-t", "1s", "-H", host.as_str()];
     let cases: [Case; 4] = [
         (
-            &["--processes", "2"],
+            &["--profile", "p"],
             &[],
-            "error: --processes is a Locust option rustlocust does not support",
+            "error: --profile is a Locust option rustlocust does not support",
         ),
         (
             &[],

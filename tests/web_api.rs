@@ -582,16 +582,14 @@ async fn exceptions_tasks_logs_and_worker_count() {
 }
 
 #[tokio::test]
-async fn unknown_route_is_json_404_and_cors_is_open() {
+async fn unknown_route_is_json_404_without_cors() {
     let fake = Fake::start().await;
     let res = fake.get("/no/such/route").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        res.headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
-        Some("*")
-    );
+    // Issue 9: no `access-control-allow-origin: *` (Locust sends one); no route sends any.
+    assert_eq!(res.headers().get("access-control-allow-origin"), None);
+    let read = fake.get("/stats/requests").await;
+    assert_eq!(read.headers().get("access-control-allow-origin"), None);
     let v: Value = res.json().await.unwrap_or_default();
     assert_eq!(v, json!({"error": "not found"}));
 }
@@ -968,4 +966,177 @@ async fn user_changes_a_class_only_with_the_class_picker() {
         fake.get("/user").await.status(),
         StatusCode::METHOD_NOT_ALLOWED
     );
+}
+
+/// A refused request: content type, extra headers, the status and part of the message.
+type Refused = (
+    Option<&'static str>,
+    &'static [(&'static str, &'static str)],
+    StatusCode,
+    &'static str,
+);
+
+/// POST `path` with extra headers (reqwest sets `Host` from the URL unless one is given).
+async fn post_with(
+    fake: &Fake,
+    path: &str,
+    ct: Option<&str>,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = fake.http.post(fake.url(path)).body(body.to_owned());
+    if let Some(ct) = ct {
+        req = req.header("content-type", ct);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
+
+#[tokio::test]
+async fn other_pages_cannot_start_or_stop_a_test() {
+    let fake = Fake::start().await;
+    let form = "user_count=3&spawn_rate=1&host=http://victim.example";
+    let own = fake.base.clone();
+    // A cross-origin form post (CSRF), its Referer-only variant, a sandboxed page, a browser
+    // that says cross-site, a rebinding name, JSON smuggled as text/plain, an untyped body.
+    let refused: [Refused; 7] = [
+        (
+            Some(FORM),
+            &[("origin", "http://evil.example")],
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused: http://evil.example",
+        ),
+        (
+            Some(FORM),
+            &[("referer", "http://evil.example/x.html")],
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+        ),
+        (
+            Some(FORM),
+            &[("origin", "null")],
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+        ),
+        (
+            Some(FORM),
+            &[("sec-fetch-site", "cross-site")],
+            StatusCode::FORBIDDEN,
+            "Sec-Fetch-Site: cross-site",
+        ),
+        (
+            Some(FORM),
+            &[("host", "evil.example:8089")],
+            StatusCode::FORBIDDEN,
+            "Host 'evil.example:8089' is not served here",
+        ),
+        (
+            Some("text/plain"),
+            &[],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type text/plain",
+        ),
+        (
+            None,
+            &[],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type (none)",
+        ),
+    ];
+    for (ct, headers, status, message) in refused {
+        let res = post_with(&fake, "/swarm", ct, form, headers).await;
+        assert_eq!(res.status(), status, "{headers:?} {ct:?}");
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+        let v: Value = res.json().await.unwrap_or_default();
+        assert_eq!(v["success"], json!(false));
+        let got = v["message"].as_str().unwrap_or_default();
+        assert!(got.contains(message), "{headers:?}: {got}");
+    }
+    for path in ["/stop", "/stats/reset", "/reload", "/user"] {
+        let res = post_with(
+            &fake,
+            path,
+            Some(FORM),
+            "",
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let res = fake
+        .http
+        .get(fake.url("/stats/reset"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(fake.commands().is_empty(), "{:?}", fake.commands());
+    // Reads from anywhere still work (no state changes), only not under a foreign Host.
+    let res = fake
+        .http
+        .get(fake.url("/stats/requests"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = fake
+        .http
+        .get(fake.url("/stats/requests"))
+        .header("host", "rebound.example")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Our own page, curl and scripts (no Origin), a JSON client: all start tests.
+    let same = [("origin", own.as_str()), ("sec-fetch-site", "same-origin")];
+    let res = post_with(&fake, "/swarm", Some(FORM), form, &same).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_with(
+        &fake,
+        "/swarm",
+        Some(FORM),
+        form,
+        &[("referer", &format!("{own}/"))],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_with(&fake, "/swarm", Some(FORM), form, &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_with(
+        &fake,
+        "/swarm",
+        Some("application/json"),
+        r#"{"user_count": 1, "spawn_rate": 1}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_with(&fake, "/stop", None, "", &[("origin", own.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(fake.commands().len(), 5, "{:?}", fake.commands());
+}
+
+#[tokio::test]
+async fn a_reverse_proxys_name_is_allowed_when_configured() {
+    let fake = Fake::start_with(WebOptions {
+        allowed_hosts: vec!["locust.example.com".into()],
+        ..WebOptions::default()
+    })
+    .await;
+    let proxied = [
+        ("host", "locust.example.com"),
+        ("origin", "https://locust.example.com"),
+    ];
+    let res = post_with(&fake, "/stop", None, "", &proxied).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let other = [("host", "other.example.com")];
+    let res = post_with(&fake, "/stop", None, "", &other).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

@@ -15,10 +15,21 @@ use common::{
 
 /// (status, headers, body) over HTTP/1.0 with std only.
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String, String)> {
+    http_with(port, method, path, body, "Host: 127.0.0.1\r\n")
+}
+
+/// [`http`] with these header lines (each ending in CRLF) instead of the `Host` line.
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &str,
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+        "{method} {path} HTTP/1.0\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -224,4 +235,58 @@ fn bad() { this.client.get("/status/500"); if random_int(1, 20) == 1 { throw "bo
     p.signal(libc::SIGINT);
     let r = p.wait(Duration::from_secs(15));
     assert!(r.code == 0 || r.code == 1, "{}", r.all());
+}
+
+/// Issue 9: another web page cannot start a test through the user's browser (CSRF), a name
+/// rebound to 127.0.0.1 is not served (DNS rebinding), and no wildcard CORS header is sent.
+#[test]
+fn other_origins_and_unknown_hosts_are_refused() {
+    let t = Target::start();
+    let sc = scenario(
+        r#"user("Api", #{ wait_time: constant(0.05), tasks: ["ok"] });
+fn ok() { this.client.get("/ok"); }
+"#,
+    );
+    let port = common::free_port();
+    let mut cmd = bin();
+    cmd.arg(&sc.path)
+        .args(["-H", &t.url(), "--web-port", &port.to_string()]);
+    cmd.args(["--web-allowed-hosts", "locust.example.com"]);
+    let p = spawn(cmd);
+    assert!(
+        wait_until(Duration::from_secs(15), || http(port, "GET", "/status", "")
+            .is_some()),
+        "UI never came up"
+    );
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    // Aimed at the target, so a test that started anyway would show in its count.
+    let form = format!("user_count=2&spawn_rate=100&host={}", t.url());
+    let evil = format!("{own}Origin: http://evil.example\r\n");
+    let (code, head, body) = http_with(port, "POST", "/swarm", &form, &evil).unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    assert!(body.contains("cross-origin request refused"), "{body}");
+    let rebound = "Host: evil.example:8089\r\n";
+    let (code, _, body) = http_with(port, "GET", "/stats/requests", "", rebound).unwrap();
+    assert_eq!(code, 403, "{body}");
+    let (_, _, status) = get(port, "/status");
+    assert!(
+        status.contains(r#""state":"ready""#),
+        "no test started: {status}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(t.seen.total(), 0);
+
+    // Our own page, a reverse proxy's configured name, and curl (no Origin) are served.
+    let same = format!("{own}Origin: http://127.0.0.1:{port}\r\nSec-Fetch-Site: same-origin\r\n");
+    let (code, head, body) = http_with(port, "POST", "/swarm", &form, &same).unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    assert!(wait_until(Duration::from_secs(15), || t.seen.total() > 0));
+    let proxied = "Host: locust.example.com\r\nOrigin: https://locust.example.com\r\n";
+    let (code, _, body) = http_with(port, "POST", "/stop", "", proxied).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let (code, _, body) = http(port, "POST", "/stats/reset", "").unwrap();
+    assert_eq!(code, 200, "{body}");
+    drop(p);
 }

@@ -22,6 +22,7 @@ use super::payload::{
 };
 use super::protocol::{new_node_id, timing};
 use super::report::StatsReport;
+use super::secret::{proof_value, AUTH_MESSAGE};
 use crate::run::driver::Signals;
 use crate::run::{Outputs, RunConfig, TestRun, Tick};
 use crate::script::{Role, RoleKind, Scenario};
@@ -52,6 +53,8 @@ const MAX_LOG_ONCE: usize = 1000;
 pub struct WorkerOptions {
     pub master_host: String,
     pub master_port: u16,
+    /// `--master-secret`: proven to the master before each `client_ready`.
+    pub secret: Option<super::secret::Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,14 +324,25 @@ impl Worker {
         }
     }
 
+    /// `client_ready`, after the secret's proof when there is one (see [`super::secret`]).
+    fn ready(&self) {
+        if let Some(secret) = &self.opts.secret {
+            self.link.send(&Payload::Custom {
+                kind: AUTH_MESSAGE.to_owned(),
+                data: proof_value(secret, &self.node_id),
+            });
+        }
+        self.link
+            .send(&Payload::ClientReady(ClientReady::AnyVersion));
+    }
+
     /// The master's `stop` (or a script's `stop_test()` here): stop the users, report what they
     /// did last, and tell the master this worker is ready for the next test.
     async fn stop_test(&mut self) {
         self.run.stop(self.signals.hurry()).await;
         self.send_report();
         self.link.send(&Payload::ClientStopped);
-        self.link
-            .send(&Payload::ClientReady(ClientReady::AnyVersion));
+        self.ready();
         self.link.set_state(WorkerState::Ready);
     }
 
@@ -351,7 +365,7 @@ impl Worker {
         log::debug!("Received {kind} message from master");
         if !self
             .run
-            .deliver_message(&kind, msgpack_to_dynamic(&data))
+            .deliver_message(&kind, msgpack_to_dynamic(&data), &self.node_id)
             .await
         {
             self.log_once(
@@ -368,9 +382,10 @@ impl Worker {
             log::info!("{why}: stopping this worker's users");
             self.stop_test().await;
         }
-        for (kind, data) in self.run.scenario().control.take_outbox() {
+        for m in self.run.scenario().control.take_outbox() {
+            let kind = m.kind;
             log::debug!("Sending {kind} message to master");
-            let data = json_to_msgpack(&data);
+            let data = json_to_msgpack(&m.data);
             self.link.send(&Payload::Custom { kind, data });
         }
         match self.phase {
@@ -407,8 +422,7 @@ impl Worker {
                 if tries > 0 || lost {
                     self.link.reconnect();
                 }
-                self.link
-                    .send(&Payload::ClientReady(ClientReady::AnyVersion));
+                self.ready();
                 self.phase = Phase::Connecting {
                     last_try: Some(Instant::now()),
                     tries: tries + 1,

@@ -7,6 +7,7 @@ use std::io::Read;
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
 
+use super::body::BodyLimits;
 use super::error::HttpError;
 
 /// `Accept-Encoding` sent unless the request, the user class or `--accept-encoding` says otherwise
@@ -16,10 +17,46 @@ pub const DEFAULT_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 /// Largest decoded body when the configuration gives no other limit.
 pub const DEFAULT_MAX_DECODED: usize = 256 * 1024 * 1024;
 
+/// Decodes a response body as read within `limits` ([`read_body`](super::body::read_body)), and
+/// gives the length the stats count: the decoded one, as Locust's `len(response.content)`.
+pub(super) fn decode_body(
+    headers: &HeaderMap,
+    body: Bytes,
+    len: u64,
+    limits: &BodyLimits,
+    max_decoded: usize,
+) -> Result<(Bytes, u64), HttpError> {
+    if (body.len() as u64) < len {
+        // keep_body cut the body short: a compressed stream's prefix does not decode whole, so
+        // the prefix is kept as received and the full (encoded) length counted.
+        return Ok((body, len));
+    }
+    // The decoded body is what stays in memory, so the body limit (the request's max_body or
+    // --max-body-size) bounds it too, failing as that limit does; a small compressed body may
+    // not slip past it. Without a limit (0, or keep_body alone) a zip bomb must still fail the
+    // request, not the process: the decoded-size default caps it then.
+    let (cap, set_by) = match limits.max {
+        Some((n, set_by)) => (usize::try_from(n).unwrap_or(usize::MAX), Some(set_by)),
+        None => (max_decoded, None),
+    };
+    let mut decoded = decode(headers, body, cap, set_by)?;
+    let n = decoded.len() as u64;
+    if n > limits.keep {
+        decoded.truncate(limits.keep as usize);
+    }
+    Ok((decoded, n))
+}
+
 /// Decodes `body` as its `Content-Encoding` says (several codings are undone last first). An
 /// unknown coding, or none, leaves the body as it is (urllib3 does the same); a body that does not
-/// decode, or decodes past `max`, is an error.
-pub(crate) fn decode(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, HttpError> {
+/// decode, or decodes past `max`, is an error: `BodyTooLarge` when `max` is the body limit set by
+/// `set_by`.
+pub(crate) fn decode(
+    headers: &HeaderMap,
+    body: Bytes,
+    max: usize,
+    set_by: Option<&'static str>,
+) -> Result<Bytes, HttpError> {
     let Some(value) = headers.get(header::CONTENT_ENCODING) else {
         return Ok(body);
     };
@@ -52,12 +89,16 @@ pub(crate) fn decode(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Byt
             _ => return Ok(body),
         }
         .map(Bytes::from)
-        .map_err(|f| match f {
-            Failure::TooBig => HttpError::ContentDecoding(format!(
+        .map_err(|f| match (f, set_by) {
+            (Failure::TooBig, Some(set_by)) => HttpError::BodyTooLarge {
+                limit: max as u64,
+                set_by,
+            },
+            (Failure::TooBig, None) => HttpError::ContentDecoding(format!(
                 "Received response with content-encoding: {value}, but its decoded body exceeds \
                  the limit of {max} bytes."
             )),
-            Failure::Corrupt(e) => HttpError::ContentDecoding(format!(
+            (Failure::Corrupt(e), _) => HttpError::ContentDecoding(format!(
                 "Received response with content-encoding: {value}, but failed to decode it. ({e})"
             )),
         })?;
@@ -104,23 +145,26 @@ mod tests {
         let plain = b"hello hello hello hello".repeat(10);
         let g = gzip(&plain);
         assert_eq!(
-            decode(&headers("gzip"), g.clone().into(), 1 << 20).unwrap(),
+            decode(&headers("gzip"), g.clone().into(), 1 << 20, None).unwrap(),
             plain
         );
-        assert_eq!(decode(&headers("GZIP"), g.into(), 1 << 20).unwrap(), plain);
+        assert_eq!(
+            decode(&headers("GZIP"), g.into(), 1 << 20, None).unwrap(),
+            plain
+        );
 
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(&plain).unwrap();
         let z = z.finish().unwrap();
         assert_eq!(
-            decode(&headers("deflate"), z.into(), 1 << 20).unwrap(),
+            decode(&headers("deflate"), z.into(), 1 << 20, None).unwrap(),
             plain
         );
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         d.write_all(&plain).unwrap();
         let d = d.finish().unwrap();
         assert_eq!(
-            decode(&headers("deflate"), d.into(), 1 << 20).unwrap(),
+            decode(&headers("deflate"), d.into(), 1 << 20, None).unwrap(),
             plain
         );
 
@@ -128,21 +172,24 @@ mod tests {
             &plain[..],
             ruzstd::encoding::CompressionLevel::Fastest,
         );
-        assert_eq!(decode(&headers("zstd"), zs.into(), 1 << 20).unwrap(), plain);
+        assert_eq!(
+            decode(&headers("zstd"), zs.into(), 1 << 20, None).unwrap(),
+            plain
+        );
 
         // "gzip, gzip": undone last first
         let twice = gzip(&gzip(&plain));
         assert_eq!(
-            decode(&headers("gzip, gzip"), twice.into(), 1 << 20).unwrap(),
+            decode(&headers("gzip, gzip"), twice.into(), 1 << 20, None).unwrap(),
             plain
         );
         // unknown coding and no coding: untouched
         assert_eq!(
-            &decode(&headers("snappy"), "x".into(), 10).unwrap()[..],
+            &decode(&headers("snappy"), "x".into(), 10, None).unwrap()[..],
             b"x"
         );
         assert_eq!(
-            &decode(&HeaderMap::new(), "x".into(), 10).unwrap()[..],
+            &decode(&HeaderMap::new(), "x".into(), 10, None).unwrap()[..],
             b"x"
         );
     }
@@ -151,13 +198,20 @@ mod tests {
     fn bombs_and_garbage_fail_with_a_clear_text() {
         let bomb = gzip(&vec![0u8; 10 << 20]);
         assert!(bomb.len() < 100_000);
-        let e = decode(&headers("gzip"), bomb.into(), 1 << 20).unwrap_err();
+        let e = decode(&headers("gzip"), bomb.into(), 1 << 20, None).unwrap_err();
         assert_eq!(
             e.to_string(),
             "ContentDecodingError('Received response with content-encoding: gzip, but its decoded \
              body exceeds the limit of 1048576 bytes.')"
         );
-        let e = decode(&headers("gzip"), "not gzip".into(), 1 << 20).unwrap_err();
+        // a cap that is the body limit fails as that limit does
+        let bomb = gzip(&vec![0u8; 2 << 20]);
+        let e = decode(&headers("gzip"), bomb.into(), 1 << 20, Some("max_body")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "BodyTooLarge('response body exceeds 1 MiB (set by max_body)')"
+        );
+        let e = decode(&headers("gzip"), "not gzip".into(), 1 << 20, None).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "ContentDecodingError('Received response with content-encoding: gzip, but failed \
@@ -166,7 +220,7 @@ mod tests {
             "{e}"
         );
         for ce in ["br", "zstd", "deflate"] {
-            let e = decode(&headers(ce), "\u{1}\u{2}garbage".into(), 1 << 20).unwrap_err();
+            let e = decode(&headers(ce), "\u{1}\u{2}garbage".into(), 1 << 20, None).unwrap_err();
             assert!(e.to_string().contains("failed to decode it"), "{ce}: {e}");
         }
     }

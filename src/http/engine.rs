@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap};
 use http::{StatusCode, Version};
 
+use super::body::{read_body, BodyLimits, ExchangeError};
 use super::error::HttpError;
 use super::url::Origin;
 
@@ -223,7 +224,8 @@ impl Reqwest {
     }
 
     /// One request/response; the session builds the request (headers, cookies) and follows
-    /// redirects. The body is read whole, within `timeout` like the fast path's.
+    /// redirects. The body is read within `timeout` like the fast path's, and within `limits` by
+    /// the fast path's own reader: the kept bytes and the full length.
     pub async fn exchange(
         &self,
         http2: Http2,
@@ -231,7 +233,8 @@ impl Reqwest {
         mut request: http::Request<Bytes>,
         origin: &Origin,
         timeout: Duration,
-    ) -> Result<(Head, Bytes), HttpError> {
+        limits: BodyLimits,
+    ) -> Result<(Head, Bytes, u64), HttpError> {
         let client = self.client(http2, proxy)?;
         // reqwest derives Host (or :authority) from the URL.
         request.headers_mut().remove(header::HOST);
@@ -247,11 +250,14 @@ impl Reqwest {
                 version: resp.version(),
                 headers: resp.headers().clone(),
             };
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| HttpError::from_reqwest(&e, true))?;
-            Ok((head, body))
+            let body = http::Response::<reqwest::Body>::from(resp).into_body();
+            // Dropping the body unread closes its connection (HTTP/1) or resets the stream
+            // (HTTP/2): nothing more of it is read.
+            let (body, len) = read_body(body, limits).await.map_err(|e| match e {
+                ExchangeError::Engine(e) => HttpError::from_reqwest(&e, true),
+                ExchangeError::TooLarge => limits.too_large(),
+            })?;
+            Ok((head, body, len))
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(r) => r,

@@ -37,6 +37,9 @@ pub enum HttpError {
     /// More than `max_redirects` redirects.
     #[error("TooManyRedirects('Exceeded {0} redirects.')")]
     TooManyRedirects(u32),
+    /// The response body is longer than the limit (`max_body` or `--max-body-size`).
+    #[error("BodyTooLarge({})", py_repr(&format!("response body exceeds {} (set by {})", human_bytes(*.limit), .set_by)))]
+    BodyTooLarge { limit: u64, set_by: &'static str },
     /// DNS failure, TLS error, protocol error, other I/O error: holds the root cause.
     #[error("ConnectionError({})", py_repr(.0))]
     Connection(String),
@@ -184,6 +187,16 @@ fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'
     None
 }
 
+/// `64 MiB`, `1 KiB`, or `1500 bytes`: whole binary units when the limit is one.
+fn human_bytes(n: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
 fn pool_name(https: bool) -> &'static str {
     if https {
         "HTTPSConnectionPool"
@@ -263,6 +276,21 @@ mod tests {
         assert_eq!(py_repr("it's"), "\"it's\"");
         assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_repr("x\ny"), "'x\\ny'");
+    }
+
+    #[test]
+    fn body_too_large_names_the_limit_and_its_source() {
+        let e = HttpError::BodyTooLarge {
+            limit: 64 << 20,
+            set_by: "--max-body-size",
+        };
+        assert_eq!(
+            e.to_string(),
+            "BodyTooLarge('response body exceeds 64 MiB (set by --max-body-size)')"
+        );
+        assert_eq!(human_bytes(1500), "1500 bytes");
+        assert_eq!(human_bytes(2048), "2 KiB");
+        assert_eq!(human_bytes(0), "0 bytes");
     }
 
     #[test]

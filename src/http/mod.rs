@@ -14,6 +14,7 @@
 //! Hot-path notes: the base URL is never re-parsed; a relative URL without prefix is borrowed, not
 //! copied; no cookie work at all while the jar is empty; TCP_NODELAY; `max_buf_size(8192)`.
 
+mod body;
 mod decode;
 mod engine;
 mod error;
@@ -60,7 +61,15 @@ pub struct HttpConfig {
     pub client_key: Option<std::path::PathBuf>,
     /// curl's `--resolve`: `host:port:address` entries that replace DNS for that host and port.
     pub resolve: Vec<String>,
+    /// The largest response body kept in memory (`--max-body-size`); `None`: no limit. A longer
+    /// body is a `BodyTooLarge` failure, found out before reading it when Content-Length says so.
+    pub max_body: Option<u64>,
 }
+
+/// The default of [`HttpConfig::max_body`]: far above any API or page response, yet one user
+/// reading an endless body stops long before the machine runs out of memory. Downloads of any
+/// size are read with [`Request::keep_body`], which keeps only a prefix.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -75,6 +84,7 @@ impl Default for HttpConfig {
             client_cert: None,
             client_key: None,
             resolve: Vec::new(),
+            max_body: Some(DEFAULT_MAX_BODY),
         }
     }
 }
@@ -109,6 +119,11 @@ pub struct Request {
     /// HTTP basic credentials (python-requests' `auth=(user, pass)`): they replace the URL's and
     /// are dropped on a redirect to another host, as requests does.
     pub auth: Option<(String, String)>,
+    /// The body limit of this request; `None`: the client's ([`HttpConfig::max_body`]) unless
+    /// `keep_body` is set, which reads any size.
+    pub max_body: Option<u64>,
+    /// Keep only the first N bytes of the body; the rest is read, counted and dropped.
+    pub keep_body: Option<u64>,
 }
 
 impl Request {
@@ -126,6 +141,8 @@ impl Request {
             accept_encoding: None,
             proxy: None,
             auth: None,
+            max_body: None,
+            keep_body: None,
         }
     }
 
@@ -186,6 +203,16 @@ impl Request {
 
     pub fn proxy(mut self, url: impl Into<String>) -> Request {
         self.proxy = Some(url.into());
+        self
+    }
+
+    pub fn max_body(mut self, bytes: u64) -> Request {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    pub fn keep_body(mut self, bytes: u64) -> Request {
+        self.keep_body = Some(bytes);
         self
     }
 }
@@ -277,8 +304,10 @@ impl RequestDefaults {
 pub struct Response {
     pub status: u16,
     pub headers: http::HeaderMap,
-    /// Decoded as its `Content-Encoding` says.
+    /// Decoded as its `Content-Encoding` says; with `keep_body`, its first bytes, not decoded.
     pub body: Bytes,
+    /// Bytes the body had, kept or not (what the stats count).
+    pub body_len: u64,
     /// Final absolute URL, after redirects.
     pub url: String,
     /// HTTP/1.1 on the fast path; HTTP/2 when reqwest negotiated it.

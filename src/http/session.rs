@@ -17,8 +17,9 @@ use bytes::Bytes;
 use cookie_store::{CookieStore, RawCookie};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
+use super::body::{read_body, BodyLimits, ExchangeError};
 use super::engine::{self, EngineKind, Head, Http2};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
@@ -41,6 +42,7 @@ struct ClientInner {
     /// `None`: no `Accept-Encoding` by default.
     accept_encoding: Option<HeaderValue>,
     max_decoded: usize,
+    max_body: Option<u64>,
 }
 
 impl Client {
@@ -62,6 +64,7 @@ impl Client {
                 proxy_in_env: engine::proxy_in_env(),
                 accept_encoding: accept_encoding(&cfg.accept_encoding)?,
                 max_decoded: cfg.max_decoded,
+                max_body: cfg.max_body,
             }),
         })
     }
@@ -149,6 +152,7 @@ struct Hops {
     accept_encoding: Option<HeaderValue>,
     timeout: Duration,
     connect_timeout: Option<Duration>,
+    limits: BodyLimits,
 }
 
 /// User headers dropped when following a redirect (python-requests' `resolve_redirects`).
@@ -159,8 +163,9 @@ struct Strip {
     auth: bool,
 }
 
+/// Where an exchange was when hyper failed: a reused connection not ready, the head, the body.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Ready,
     Head,
     Body,
@@ -247,6 +252,8 @@ impl Session {
             accept_encoding: ae,
             proxy,
             auth,
+            max_body,
+            keep_body,
         } = req;
         let c = &self.client;
         let hops = Hops {
@@ -259,6 +266,7 @@ impl Session {
             },
             timeout: timeout.unwrap_or(c.default_timeout),
             connect_timeout,
+            limits: BodyLimits::new(max_body, keep_body, c.max_body),
         };
         let mut target = self.resolve(&url)?;
         if let Some((user, pass)) = &auth {
@@ -269,7 +277,7 @@ impl Session {
         let mut strip = Strip::default();
         let mut redirects = 0u32;
         loop {
-            let (parts, resp_body) = match hops.engine {
+            let (parts, resp_body, body_len) = match hops.engine {
                 EngineKind::Reqwest => {
                     let mut request =
                         self.build(&method, &target, &headers, strip, &body, &hops)?;
@@ -279,7 +287,7 @@ impl Session {
                     let timeout = hops.timeout + hops.connect_timeout.unwrap_or_default();
                     let proxy = hops.proxy.as_deref();
                     c.reqwest
-                        .exchange(hops.http2, proxy, request, origin, timeout)
+                        .exchange(hops.http2, proxy, request, origin, timeout, hops.limits)
                         .await?
                 }
                 _ => {
@@ -322,11 +330,18 @@ impl Session {
                     continue;
                 }
             }
-            let body = super::decode::decode(&parts.headers, resp_body, c.max_decoded)?;
+            let (body, body_len) = super::decode::decode_body(
+                &parts.headers,
+                resp_body,
+                body_len,
+                &hops.limits,
+                c.max_decoded,
+            )?;
             return Ok(Response {
                 status,
                 headers: parts.headers,
                 body,
+                body_len,
                 url: target.full_url(),
                 version: parts.version,
             });
@@ -427,6 +442,7 @@ impl Session {
 
     /// One request/response on one connection, with the transparent retry of a kept-alive
     /// connection that the server had closed while idle.
+    #[allow(clippy::too_many_arguments)] // one private call site; a struct would only rename them
     async fn exchange(
         &self,
         method: &Method,
@@ -435,7 +451,7 @@ impl Session {
         strip: Strip,
         body: &Bytes,
         hops: &Hops,
-    ) -> Result<(Head, Bytes), HttpError> {
+    ) -> Result<(Head, Bytes, u64), HttpError> {
         let timeout = hops.timeout;
         let far = |d: Duration| {
             let now = tokio::time::Instant::now();
@@ -479,24 +495,26 @@ impl Session {
             };
             let result = tokio::time::timeout_at(deadline, async {
                 if reused && !conn.sender.is_ready() {
-                    conn.sender.ready().await.map_err(|e| (Phase::Ready, e))?;
+                    conn.sender
+                        .ready()
+                        .await
+                        .map_err(|e| ExchangeError::Engine((Phase::Ready, e)))?;
                 }
                 let resp = conn
                     .sender
                     .send_request(request)
                     .await
-                    .map_err(|e| (Phase::Head, e))?;
+                    .map_err(|e| ExchangeError::Engine((Phase::Head, e)))?;
                 let (parts, body) = resp.into_parts();
-                let bytes = body
-                    .collect()
-                    .await
-                    .map_err(|e| (Phase::Body, e))?
-                    .to_bytes();
-                Ok((parts, bytes))
+                let (bytes, len) = read_body(body, hops.limits).await.map_err(|e| match e {
+                    ExchangeError::Engine(e) => ExchangeError::Engine((Phase::Body, e)),
+                    ExchangeError::TooLarge => ExchangeError::TooLarge,
+                })?;
+                Ok((parts, bytes, len))
             })
             .await;
             match result {
-                Ok(Ok((parts, bytes))) => {
+                Ok(Ok((parts, bytes, len))) => {
                     let close = parts
                         .headers
                         .get(header::CONNECTION)
@@ -509,9 +527,14 @@ impl Session {
                         headers: parts.headers,
                         version: parts.version,
                     };
-                    return Ok((head, bytes));
+                    return Ok((head, bytes, len));
                 }
-                Ok(Err((phase, e))) => {
+                Ok(Err(ExchangeError::TooLarge)) => {
+                    // The rest of the body is never read: the connection cannot be reused.
+                    drop(conn);
+                    return Err(hops.limits.too_large());
+                }
+                Ok(Err(ExchangeError::Engine((phase, e)))) => {
                     drop(conn);
                     if phase == Phase::Ready {
                         // A stale idle connection noticed before sending: just take another one.

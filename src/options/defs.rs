@@ -156,6 +156,19 @@ options! {
             message: "--master-port is where a worker finds its master: add --worker",
         }),
     }
+    /// Start N local worker processes (-1: one per CPU). Without --worker this process is their
+    /// master (implied: do not add --master) and waits for them; with --worker it only
+    /// supervises N workers of the master at --master-host
+    processes: usize = parse_processes {
+        key: "processes", locust_env: &["LOCUST_PROCESSES"], shape: Shape::Integer,
+        value_name: "N", example: "4",
+    }
+    /// A shared secret workers must present to the master before it accepts them (both ends
+    /// need the same). Not encryption: see docs/distributed.md. Prefer
+    /// RUSTLOCUST_MASTER_SECRET to the command line, which other local users can read
+    master_secret: String = parse_master_secret {
+        key: "master-secret", value_name: "SECRET", secret: true, example: "s3cret-token",
+    }
     /// Serve the web UI and start the test at once with -u, -r and -t
     autostart: bool = parse_bool, default "false" {
         key: "autostart", locust_env: &["LOCUST_AUTOSTART"], shape: Shape::Flag,
@@ -213,6 +226,13 @@ options! {
         key: "web-base-path", locust_env: &["LOCUST_WEB_BASE_PATH"], value_name: "PATH",
         example: "/locust",
     }
+    /// Host names the web UI answers to besides IP addresses and localhost (comma-separated;
+    /// * for any), e.g. a reverse proxy's public name. Other names are refused (DNS rebinding),
+    /// and so are state-changing requests whose Origin is not the UI's own
+    web_allowed_hosts: Vec<String> = parse_list, default "" {
+        key: "web-allowed-hosts", shape: Shape::List, value_name: "HOST",
+        example: "locust.example.com",
+    }
     /// Let the web UI choose which user classes run
     class_picker: bool = parse_bool, default "false" {
         key: "class-picker", locust_env: &["LOCUST_USERCLASS_PICKER"], shape: Shape::Flag,
@@ -229,7 +249,8 @@ options! {
         shape: Shape::List, value_name: "TAG", example: "slow",
     }
     /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and
-    /// PREFIX_exceptions.csv (Locust's formats), refreshed every second
+    /// PREFIX_exceptions.csv (Locust's formats), refreshed every second; missing directories
+    /// are created, and a path that cannot be written stops the run before it starts
     csv: PathBuf = parse_path {
         key: "csv", locust_env: &["LOCUST_CSV"], value_name: "PREFIX", example: "out/run",
     }
@@ -259,7 +280,8 @@ options! {
         example: "true",
     }
     /// Write an HTML report when the run ends; {u}, {r} and {t} in the name become the users,
-    /// spawn rate and run time in seconds
+    /// spawn rate and run time in seconds; checked (and missing directories created) before
+    /// the run starts
     html: PathBuf = parse_path {
         key: "html", locust_env: &["LOCUST_HTML"], value_name: "FILE",
         example: "out/report_{u}.html",
@@ -268,7 +290,8 @@ options! {
     json: bool = parse_bool, default "false" {
         key: "json", shape: Shape::Flag, example: "true",
     }
-    /// Write the final stats as Locust's JSON to this file
+    /// Write the final stats as Locust's JSON to this file (FILE.json); checked (and missing
+    /// directories created) before the run starts
     json_file: PathBuf = parse_path {
         key: "json-file", value_name: "FILE", example: "out/stats.json",
     }
@@ -381,6 +404,18 @@ options! {
     accept_encoding: String = parse_accept_encoding, default "gzip, deflate, br, zstd" {
         key: "accept-encoding", value_name: "CODINGS", example: "gzip",
     }
+    /// The largest response body a request reads into memory, e.g. 64MiB, 500KB, or bytes; 0
+    /// for no limit. A longer body is a BodyTooLarge failure; a request's own `max_body` wins,
+    /// and `keep_body: N` reads bodies of any size, keeping the first N bytes
+    max_body_size: Option<u64> = parse_byte_size, default "64MiB" {
+        key: "max-body-size", value_name: "SIZE", example: "1MiB",
+    }
+    /// Most distinct request names (stats rows); requests with names beyond it are counted in
+    /// one "(other names)" row per method, with a warning (group URLs with the request option
+    /// `name`)
+    max_stats_rows: usize = parse_max_stats_rows, default "10000" {
+        key: "max-stats-rows", shape: Shape::Integer, value_name: "N", example: "500",
+    }
     /// Most background jobs (`background(...)`) one user may run at once
     max_background_jobs: usize = parse_max_background_jobs, default "100" {
         key: "max-background-jobs", shape: Shape::Integer, value_name: "N", example: "7",
@@ -410,12 +445,6 @@ pub static UNSUPPORTED: &[Unsupported] = &[
         env: &["LOCUST_CONFIG_USERS"],
         flag: false,
         why: "per-class settings as JSON; set them in the scenario",
-    },
-    Unsupported {
-        key: "processes",
-        env: &["LOCUST_PROCESSES"],
-        flag: false,
-        why: "rustlocust uses every core in one process; see --threads",
     },
     Unsupported {
         key: "profile",

@@ -135,6 +135,8 @@ pub enum OptionsError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("--master cannot be combined with --processes{}: remove --master, it is implied when --worker is not given", from_elsewhere("master", origin))]
+    MasterAndProcesses { origin: Source },
     #[error("--master and --worker together: a process is one or the other (start the master and each worker separately)")]
     MasterAndWorker,
     #[error("the scenario directory {} holds no .rhai files (files whose names start with _ are left out, as in Locust)", dir.display())]

@@ -26,7 +26,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use error::{Given, OptionsError, Source, Warning};
-pub use sources::Env;
+pub use sources::{Env, PROCESSES_CHILD_ENV};
 pub use spec::{html_path, Command, Describe, RunSpec, Ui, DEMO_SCENARIO};
 
 /// What the options ask for, and what is worth a warning on the way.

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::cli;
 use super::defs::Raw;
+use super::defs::OPTIONS;
 use super::env;
 use super::error::{OptionsError, Source, Warning};
 use super::files;
@@ -87,6 +88,12 @@ pub(super) fn gather(args: Vec<OsString>, env: &Env, cwd: &Path) -> Result<Gathe
         cli::Parsed::Demo(raw) => return Ok(Gathered::Demo(raw)),
         cli::Parsed::DemoTarget { bind, port } => return Ok(Gathered::DemoTarget { bind, port }),
     };
+    if env.get(PROCESSES_CHILD_ENV).is_some() {
+        return Ok(Gathered::Run {
+            raw: child_layer(command_line, env)?,
+            warnings: Vec::new(),
+        });
+    }
     let env_layers = env::read(env)?;
     let mut warnings = env_layers.warnings;
     let mut merged = Raw::default();
@@ -116,6 +123,26 @@ pub(super) fn gather(args: Vec<OsString>, env: &Env, cwd: &Path) -> Result<Gathe
     }
     let raw = command_line.over(env_layers.ours.over(env_layers.locust.over(merged)));
     Ok(Gathered::Run { raw, warnings })
+}
+
+/// Set by a `--processes` parent on its children. A child then reads its command line only (the
+/// parent resolved every source and wrote the result there): the config files and variables the
+/// child inherits could otherwise make it a master or fork again (`processes = 4` in
+/// locust.conf). The one exception is the secret options, which travel in the environment
+/// because a command line is visible to every local user.
+pub use crate::distributed::processes::PROCESSES_CHILD_ENV;
+
+fn child_layer(mut raw: Raw, env: &Env) -> Result<Raw, OptionsError> {
+    for def in OPTIONS.iter().filter(|d| d.secret) {
+        if (def.active)(&raw) {
+            continue;
+        }
+        let var = def.env_var();
+        if let Some(value) = env.get(&var) {
+            set(&mut raw, def, value, Source::Env(var.clone()))?;
+        }
+    }
+    Ok(raw)
 }
 
 /// The files read without being asked for, lowest precedence first (those that exist are read).

@@ -3,12 +3,15 @@
 //! their part (`RunConfig` for the test run, `WebOptions` or `ConsoleOptions` for the UI,
 //! `LogOptions` for logging) and never see the command line.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::console::ConsoleOptions;
 use crate::distributed::master::MasterOptions;
+use crate::distributed::processes::LocalWorkersSpec;
+use crate::distributed::secret::Secret;
 use crate::distributed::worker::WorkerOptions;
 use crate::http::HttpConfig;
 use crate::logging::LogOptions;
@@ -18,7 +21,7 @@ use crate::script::LoadOptions;
 use crate::web::WebOptions;
 
 use super::defs::{def, Raw, Values, OPTIONS};
-use super::error::{OptionsError, Source};
+use super::error::{Given, OptionsError, Source};
 use super::sources::set;
 use super::values::default_threads;
 
@@ -72,6 +75,10 @@ pub struct RunSpec {
     pub log: LogOptions,
     /// `--master`: the users run on workers; the UI (or the console) is the master's.
     pub master: Option<MasterOptions>,
+    /// `--processes`: local worker processes to start (for the master, or alone with `--worker`).
+    pub processes: Option<LocalWorkersSpec>,
+    /// `--max-stats-rows`: the cap on distinct stats rows (a process-wide setting).
+    pub max_stats_rows: usize,
 }
 
 /// The front end of a run.
@@ -86,7 +93,8 @@ pub enum Ui {
 }
 
 /// Checks the merged options and types them.
-pub(super) fn command(raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
+pub(super) fn command(mut raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
+    imply_master(&mut raw)?;
     check_needs(&raw)?;
     // Locust's task ratios depend on -u only when it is given.
     let users_given = raw.users.is_some();
@@ -127,6 +135,35 @@ pub(super) fn demo(mut raw: Raw, cwd: &Path) -> Result<Command, OptionsError> {
     run_spec(v, cwd).map(Command::Demo)
 }
 
+/// `--processes N` without `--worker` makes this process the master of its N local workers, as
+/// in Locust: `--master` is implied (and refused when given, with Locust's reason), and
+/// `--expect-workers` defaults to N so that a headless run waits for all of them.
+fn imply_master(raw: &mut Raw) -> Result<(), OptionsError> {
+    let Some(processes) = raw.processes.clone() else {
+        return Ok(());
+    };
+    let active = |key| def(key).is_some_and(|d| (d.active)(raw));
+    if active("worker") {
+        return Ok(());
+    }
+    if let Some(master) = raw.master.as_ref().filter(|m| m.value) {
+        return Err(OptionsError::MasterAndProcesses {
+            origin: master.source.clone(),
+        });
+    }
+    raw.master = Some(Given {
+        value: true,
+        source: processes.source.clone(),
+    });
+    if raw.expect_workers.is_none() {
+        raw.expect_workers = Some(Given {
+            value: processes.value,
+            source: processes.source,
+        });
+    }
+    Ok(())
+}
+
 /// An option that needs another one, given without it (an explicit `false` does not count).
 fn check_needs(raw: &Raw) -> Result<(), OptionsError> {
     for option in OPTIONS {
@@ -147,6 +184,11 @@ fn check_needs(raw: &Raw) -> Result<(), OptionsError> {
 
 fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
     let scenario_files = scenario_files(&v, cwd)?;
+    let processes = v.processes.map(|count| LocalWorkersSpec {
+        count,
+        worker_args: worker_args(&v, &scenario_files, count),
+        secret: v.master_secret.clone().map(Secret::new),
+    });
     let html = v
         .html
         .as_deref()
@@ -184,6 +226,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
                 client_cert: v.client_cert,
                 client_key: v.client_key,
                 resolve: v.resolve,
+                max_body: v.max_body_size,
                 ..HttpConfig::default()
             },
             seed: v.seed,
@@ -212,11 +255,13 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         expect_workers: v.expect_workers,
         expect_workers_max_wait: v.expect_workers_max_wait,
         enable_rebalancing: v.enable_rebalancing,
+        secret: v.master_secret.clone().map(Secret::new),
     });
     let ui = if v.worker {
         Ui::Worker(WorkerOptions {
             master_host: v.master_host,
             master_port: v.master_port,
+            secret: v.master_secret.map(Secret::new),
         })
     } else if v.headless && !v.headful {
         Ui::Headless(ConsoleOptions {
@@ -235,6 +280,7 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             tls: v.tls_cert.zip(v.tls_key),
             base_path: v.web_base_path,
             class_picker: v.class_picker,
+            allowed_hosts: v.web_allowed_hosts,
         })
     };
     let log = LogOptions {
@@ -247,7 +293,70 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
         ui,
         log,
         master,
+        processes,
+        max_stats_rows: v.max_stats_rows,
     })
+}
+
+/// The command line of a `--processes` child: a worker with this run's scenario and the options
+/// a worker reads (the master's address and the secret are added by whoever starts it). A child
+/// reads nothing but its command line (see [`super::sources::PROCESSES_CHILD_ENV`]), so every
+/// value comes from here, whatever source gave it to the parent. Without `--threads`, the CPUs
+/// are shared among the children rather than each taking all of them.
+fn worker_args(v: &Values, files: &[PathBuf], count: usize) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--worker".into(), "-f".into()];
+    let joined = files
+        .iter()
+        .map(|f| f.as_os_str().to_owned())
+        .collect::<Vec<_>>()
+        .join(std::ffi::OsStr::new(","));
+    args.push(joined);
+    args.extend(v.user_classes.iter().map(OsString::from));
+    let threads = v
+        .threads
+        .unwrap_or_else(|| (default_threads() / count.max(1)).max(1));
+    let mut valued = vec![
+        ("threads", threads.to_string()),
+        ("max-background-jobs", v.max_background_jobs.to_string()),
+        ("loglevel", v.loglevel.to_string()),
+        ("exit-code-on-error", v.exit_code_on_error.to_string()),
+        // In bytes; 0 is "no limit" (None).
+        ("max-body-size", v.max_body_size.unwrap_or(0).to_string()),
+        ("max-stats-rows", v.max_stats_rows.to_string()),
+    ];
+    let lists = [("tags", &v.tags), ("exclude-tags", &v.exclude_tags)];
+    valued.extend(
+        lists
+            .into_iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(key, list)| (key, list.join(","))),
+    );
+    valued.extend(v.host.clone().map(|h| ("host", h)));
+    valued.extend(v.seed.map(|s| ("seed", s.to_string())));
+    valued.extend(
+        v.max_coroutine_stacks
+            .map(|n| ("max-coroutine-stacks", n.to_string())),
+    );
+    for (key, value) in valued {
+        args.push(format!("--{key}={value}").into());
+    }
+    if let Some(file) = &v.logfile {
+        let mut arg = OsString::from("--logfile=");
+        arg.push(file);
+        args.push(arg);
+    }
+    let flags = [
+        ("equal-weights", v.equal_weights),
+        ("insecure", v.insecure),
+        ("skip-log-setup", v.skip_log_setup),
+    ];
+    args.extend(
+        flags
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(key, _)| OsString::from(format!("--{key}"))),
+    );
+    args
 }
 
 /// The scenario files: the given paths, each directory replaced by the `.rhai` files in it

@@ -71,6 +71,14 @@ pub fn parse_max_background_jobs(s: &str) -> Result<usize, String> {
     )
 }
 
+pub fn parse_max_stats_rows(s: &str) -> Result<usize, String> {
+    parse_at_least_one(
+        s,
+        "expected a whole number of stats rows, e.g. 10000",
+        "at least 1 stats row is needed",
+    )
+}
+
 /// A whole number of at least 1, with the messages for "not a number" and "zero".
 fn parse_at_least_one(s: &str, not_a_number: &str, zero: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -78,6 +86,28 @@ fn parse_at_least_one(s: &str, not_a_number: &str, zero: &str) -> Result<usize, 
         Ok(n) => Ok(n),
         Err(_) => Err(not_a_number.to_string()),
     }
+}
+
+/// A size in bytes: a whole number, optionally with a unit (`k`/`KB`/`KiB`, `M`..., `G`...,
+/// all binary: 1 KB = 1024 bytes); 0 means no limit.
+pub fn parse_byte_size(s: &str) -> Result<Option<u64>, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err("expected a size such as 64MiB, 500KB or a number of bytes".into()),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| "expected a size such as 64MiB, 500KB or a number of bytes".to_string())?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{t} is more than any body can be"))?;
+    Ok((bytes > 0).then_some(bytes))
 }
 
 pub fn parse_exit_code(s: &str) -> Result<i32, String> {
@@ -254,6 +284,31 @@ pub fn parse_master_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// `--processes`: Locust's count, -1 meaning one per CPU (resolved here, as Locust does at
+/// start). 0 is refused rather than read as "off" as Locust's falsy check would.
+pub fn parse_processes(s: &str) -> Result<usize, String> {
+    let n: i64 = s.trim().parse().map_err(|_| {
+        "expected a whole number of worker processes, e.g. 4, or -1 for one per CPU".to_string()
+    })?;
+    match n {
+        -1 => Ok(default_threads()),
+        n if n >= 1 => usize::try_from(n).map_err(|_| "too many processes".to_string()),
+        _ => Err("expected 1 or more worker processes, or -1 for one per CPU".to_string()),
+    }
+}
+
+/// `--master-secret`: any non-empty text without surrounding blanks (they are easy to get
+/// wrong in a file or a variable and would make the two ends disagree silently).
+pub fn parse_master_secret(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("the secret is empty".to_string());
+    }
+    if s.trim() != s {
+        return Err("the secret starts or ends with blanks; remove them".to_string());
+    }
+    Ok(s.to_string())
+}
+
 /// `--autoquit`: Locust's whole seconds, -1 meaning never (`None`). -1 is a value of its own, so
 /// that it can override a config file's number.
 pub fn parse_autoquit(s: &str) -> Result<Option<Duration>, String> {
@@ -338,6 +393,25 @@ pub fn parse_list(s: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("64MiB"), Ok(Some(64 << 20)));
+        assert_eq!(parse_byte_size(" 500 kb "), Ok(Some(500 << 10)));
+        assert_eq!(parse_byte_size("1G"), Ok(Some(1 << 30)));
+        assert_eq!(parse_byte_size("1500"), Ok(Some(1500)));
+        assert_eq!(parse_byte_size("0"), Ok(None));
+        for bad in [
+            "",
+            "MiB",
+            "-1",
+            "1.5MiB",
+            "12 parsecs",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_byte_size(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn web_option_parsers() {

@@ -79,19 +79,11 @@ impl CsvWriter {
     /// History percentiles are always cumulative: Locust's full-history rows use a ~10 s window
     /// instead, which would need per-second histogram snapshots we do not keep.
     pub fn new(prefix: &Path, full_history: bool) -> Result<Self, CsvError> {
-        let with_suffix = |suffix: &str| {
-            let mut s = OsString::from(prefix.as_os_str());
-            s.push(suffix);
-            PathBuf::from(s)
-        };
-        let stats_path = with_suffix("_stats.csv");
-        if let Some(dir) = stats_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| CsvError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let history_path = with_suffix("_stats_history.csv");
+        let [stats_path, history_path, failures_path, exceptions_path] = file_paths(prefix);
+        super::output::create_parent(&stats_path).map_err(|source| CsvError::CreateDir {
+            path: stats_path.parent().unwrap_or(Path::new("")).to_path_buf(),
+            source,
+        })?;
         let mut header = String::new();
         push_row(&mut header, history_columns());
         let history = OpenOptions::new()
@@ -107,8 +99,8 @@ impl CsvWriter {
         let writer = Self {
             stats_path,
             history_path,
-            failures_path: with_suffix("_failures.csv"),
-            exceptions_path: with_suffix("_exceptions.csv"),
+            failures_path,
+            exceptions_path,
             history,
             full_history,
         };
@@ -123,8 +115,11 @@ impl CsvWriter {
 
     /// Rewrites the stats, failures and exceptions files and appends one history batch.
     /// Called every second and once at the end; `now` is unix seconds.
+    ///
+    /// The history goes first, into the file kept open since the start: rewriting the other
+    /// files needs new file descriptors, and when those run out (users' connections took them)
+    /// the history row must not be lost with them; the other files catch up on the next call.
     pub fn write(&mut self, stats: &Stats, user_count: u64, now: f64) -> Result<(), CsvError> {
-        self.rewrite_all(stats)?;
         let rows = self.history_rows(stats, user_count, now);
         self.history
             .write_all(rows.as_bytes())
@@ -132,7 +127,8 @@ impl CsvWriter {
             .map_err(|source| CsvError::Write {
                 path: self.history_path.clone(),
                 source,
-            })
+            })?;
+        self.rewrite_all(stats)
     }
 
     fn rewrite_all(&self, stats: &Stats) -> Result<(), CsvError> {
@@ -174,6 +170,21 @@ impl CsvWriter {
         }
         out
     }
+}
+
+/// The four files of `--csv PREFIX`: stats, history, failures, exceptions.
+pub fn file_paths(prefix: &Path) -> [PathBuf; 4] {
+    [
+        "_stats.csv",
+        "_stats_history.csv",
+        "_failures.csv",
+        "_exceptions.csv",
+    ]
+    .map(|suffix| {
+        let mut s = OsString::from(prefix.as_os_str());
+        s.push(suffix);
+        PathBuf::from(s)
+    })
 }
 
 fn history_columns() -> Vec<String> {

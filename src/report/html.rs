@@ -167,6 +167,9 @@ fn request_row(out: &mut String, e: &Entry, class: &str) {
     );
 }
 
+/// Marks a row whose percentiles come from a Locust worker's 2-digit buckets (a master's test).
+const APPROX_MARK: &str = " <span class=\"approx\" title=\"percentiles from a Locust worker's 2-digit buckets: approximate\">≈</span>";
+
 fn write_percentile_table(out: &mut String, stats: &Stats) {
     out.push_str(
         "<section>\n<h2>Response time statistics</h2>\n<div class=\"table-wrap\"><table>\n<thead><tr>\
@@ -180,9 +183,10 @@ fn write_percentile_table(out: &mut String, stats: &Stats) {
     let percentile_row = |out: &mut String, e: &Entry, class: &str| {
         let _ = write!(
             out,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l name\">{}</td>",
+            "<tr{class}><td class=\"l\">{}</td><td class=\"l name\">{}{}</td>",
             esc(&e.method),
-            esc(&e.name)
+            esc(&e.name),
+            if e.is_approximate() { APPROX_MARK } else { "" }
         );
         for v in e.percentiles(&REPORT_PERCENTILES) {
             let _ = write!(out, "<td>{}</td>", format_ms(v));
@@ -194,6 +198,12 @@ fn write_percentile_table(out: &mut String, stats: &Stats) {
     }
     percentile_row(out, stats.total(), " class=\"total\"");
     out.push_str("</tbody></table></div>\n");
+    if stats.total().is_approximate() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">{APPROX_MARK}: percentiles from Locust workers' 2-digit buckets, approximate</p>"
+        );
+    }
     truncated_note(out, entries.len(), all);
     out.push_str("</section>\n");
 }

@@ -107,6 +107,7 @@ pub async fn drive(
                 break;
             }
         }
+        run.exchange_messages().await;
         if let Some(Tick::End(why)) = run.tick().await {
             log::info!("{why}, stopping the test");
             run.stop(signals.hurry()).await;

@@ -4,6 +4,8 @@
 
 pub mod class_update;
 pub mod driver;
+pub mod fd_limit;
+pub mod mailbox;
 pub mod status;
 pub mod test_run;
 pub mod users;
@@ -16,6 +18,7 @@ use crate::script::LoadOptions;
 
 pub use class_update::{ClassUpdate, ClassUpdateError};
 pub use driver::{drive, Command, FrontEnd};
+pub use mailbox::{IncomingMessage, Mailbox};
 pub use status::{RunState, RunStatus};
 pub use test_run::{default_host, TestRun, Tick};
 pub use users::{Users, UsersFactory};

@@ -4,7 +4,7 @@
 //! HTML report. It publishes its status (one writer: this file) through a watch channel; the
 //! front ends (console, web) read it and add what they show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
 use tokio::sync::watch;
 
+use super::mailbox::Mailbox;
 use super::status::{RunState, RunStatus};
 use super::users::{self, Users, UsersFactory};
 use super::{ClassUpdate, ClassUpdateError, Load, RunConfig};
@@ -24,6 +25,12 @@ use crate::script::context;
 use crate::script::events::Builtin;
 use crate::script::Scenario;
 use crate::stats::{unix_now as now_unix, HistoryPoint, Stats};
+
+/// Custom messages handled per tick at most, so a flood cannot starve the loop.
+const MESSAGES_PER_TICK: usize = 100;
+
+/// Distinct message types without a handler that are logged (once each).
+const MAX_UNHANDLED_LOGGED: usize = 100;
 
 /// How far back "current" chart percentiles look (Locust uses about 10 s).
 const WINDOW: Duration = Duration::from_secs(10);
@@ -52,6 +59,8 @@ pub struct TestRun {
     pub history: Arc<Mutex<Vec<HistoryPoint>>>,
     test: Option<Active>,
     csv: Option<CsvWriter>,
+    /// A report (CSV, HTML) could not be written at the end of a test: the exit code says so.
+    report_lost: bool,
     /// Two overlapping windows behind the charts' current percentiles, reset alternately: the
     /// older one always holds the last 5–10 s.
     window: [Arc<Mutex<Stats>>; 2],
@@ -60,6 +69,10 @@ pub struct TestRun {
     /// What happened since the last [`TestRun::take_interval`] (a worker's delta reports).
     interval: Option<Arc<Mutex<Stats>>>,
     status: watch::Sender<RunStatus>,
+    /// Custom messages to and from other nodes (a master's workers); None on a local run.
+    mailbox: Option<Box<dyn Mailbox>>,
+    /// Message types that arrived without a handler, logged once each.
+    unhandled: HashSet<String>,
 }
 
 impl TestRun {
@@ -85,6 +98,7 @@ impl TestRun {
             .fire(Builtin::Init, role_args(&scenario.control))
             .await;
         let fresh = || Arc::new(Mutex::new(Stats::new(now_unix())));
+        let window = || Arc::new(Mutex::new(Stats::totals_only(now_unix())));
         let (status, _) = watch::channel(RunStatus {
             state: RunState::Ready,
             user_count: 0,
@@ -110,10 +124,40 @@ impl TestRun {
             history: Arc::new(Mutex::new(Vec::new())),
             test: None,
             csv: None,
-            window: [fresh(), fresh()],
+            report_lost: false,
+            window: [window(), window()],
             older: 0,
             window_started: Instant::now(),
             interval: None,
+            mailbox: None,
+            unhandled: HashSet::new(),
+        }
+    }
+
+    /// Exchange the scripts' custom messages through `mailbox` (see [`TestRun::exchange_messages`]).
+    pub fn set_mailbox(&mut self, mailbox: Box<dyn Mailbox>) {
+        self.mailbox = Some(mailbox);
+    }
+
+    /// Ship what the scripts sent and run their `on_message` handlers for what arrived, in the
+    /// runner's listener context, between tests too. Without a mailbox, nothing.
+    pub async fn exchange_messages(&mut self) {
+        let Some(mailbox) = self.mailbox.as_mut() else {
+            return;
+        };
+        for m in self.scenario.control.take_outbox() {
+            mailbox.send(m);
+        }
+        for m in mailbox.receive(MESSAGES_PER_TICK) {
+            if !self.deliver_message(&m.kind, m.data, &m.sender).await
+                && self.unhandled.len() < MAX_UNHANDLED_LOGGED
+                && self.unhandled.insert(m.kind.clone())
+            {
+                log::warn!(
+                    "Unknown message type received from {}: {} (the scenario has no on_message(\"{}\", ..); further ones are not logged)",
+                    m.sender, m.kind, m.kind
+                );
+            }
         }
     }
 
@@ -375,6 +419,7 @@ impl TestRun {
         if let Some(csv) = &mut self.csv {
             if let Err(e) = csv.write(&st, 0, now) {
                 log::error!("writing the final CSV files: {e}");
+                self.report_lost = true;
             }
         }
         if let Some(path) = &self.cfg.outputs.html {
@@ -384,11 +429,14 @@ impl TestRun {
                 start: self.status.borrow().started_at.unwrap_or(now),
                 end: now,
             };
-            if let Err(e) = std::fs::write(
-                path,
-                crate::report::html::render(&st, &self.history.lock(), &meta),
-            ) {
+            if let Err(e) = crate::report::output::create_parent(path).and_then(|()| {
+                std::fs::write(
+                    path,
+                    crate::report::html::render(&st, &self.history.lock(), &meta),
+                )
+            }) {
                 log::error!("writing the HTML report {}: {e}", path.display());
+                self.report_lost = true;
             }
         }
         drop(st);
@@ -465,14 +513,14 @@ impl TestRun {
         self.hooks.fire(Builtin::SpawningComplete, a).await;
     }
 
-    /// A custom message from another node: run the script's `on_message(kind, ..)` handlers in
+    /// A custom message from node `sender`: run the script's `on_message(kind, ..)` handlers in
     /// the runner's listener context (they may wait and use `client()`). False when the script
     /// has none.
-    pub async fn deliver_message(&self, kind: &str, data: Dynamic) -> bool {
+    pub async fn deliver_message(&self, kind: &str, data: Dynamic, sender: &str) -> bool {
         if !self.scenario.handles_message(kind) {
             return false;
         }
-        self.hooks.fire_message(kind, data).await;
+        self.hooks.fire_message(kind, data, sender).await;
         true
     }
 
@@ -492,8 +540,12 @@ impl TestRun {
         }
     }
 
-    /// The exit code the statistics call for.
+    /// The exit code the statistics call for; 2 when a report could not be written, whatever
+    /// the statistics say.
     pub fn exit_code(&self) -> i32 {
+        if self.report_lost {
+            return EXIT_REPORT_LOST;
+        }
         let st = self.stats.lock();
         if st.has_failures() || st.has_exceptions() {
             self.cfg.exit_code_on_error
@@ -509,6 +561,10 @@ impl TestRun {
         self.hooks.fire(Builtin::Quitting, q).await;
     }
 }
+
+/// Exit code of a run whose CSV or HTML report could not be written at the end (as a usage
+/// error: the paths were checked before the start, so something changed under the run).
+pub const EXIT_REPORT_LOST: i32 = 2;
 
 /// The first host a user class declares (shown when neither -H nor the form gives one).
 pub fn default_host(sc: &Scenario) -> String {

@@ -57,12 +57,14 @@ pub fn local() -> UsersFactory {
 
 impl Users for LocalRunner {
     fn set_target(&mut self, users: usize, rate: f64) {
+        super::fd_limit::warn_if_short(users as u64);
         LocalRunner::set_target(self, users, rate)
     }
     fn tick(&mut self) -> Option<usize> {
         LocalRunner::tick(self)
     }
     fn set_class_counts(&mut self, counts: &BTreeMap<String, usize>) -> Result<(), String> {
+        super::fd_limit::warn_if_short(counts.values().map(|n| *n as u64).sum());
         LocalRunner::set_class_counts(self, counts);
         Ok(())
     }

@@ -98,10 +98,11 @@ impl Hooks {
     }
 
     /// Run the script's handlers of a custom message (`on_message`); returns when they are done.
-    pub async fn fire_message(&self, kind: &str, data: Dynamic) {
+    pub async fn fire_message(&self, kind: &str, data: Dynamic, sender: &str) {
         let sc = self.scenario.clone();
-        let k = kind.to_owned();
-        self.run(kind, move || sc.fire_message(&k, data)).await;
+        let (k, from) = (kind.to_owned(), sender.to_owned());
+        self.run(kind, move || sc.fire_message(&k, data, &from))
+            .await;
     }
 
     async fn run(&self, what: &str, listeners: impl FnOnce() + 'static) {

@@ -89,13 +89,18 @@ pub fn register(engine: &mut Engine, unit: usize, control: &Arc<RunControl>) {
 
     let c = control.clone();
     engine.register_fn("send_message", move |kind: &str, data: Dynamic| -> R<()> {
-        let data = rhai::serde::from_dynamic::<serde_json::Value>(&data).map_err(|e| {
-            runtime_error(format!(
-                "send_message(\"{kind}\", data): data must be plain values (maps, arrays, strings, numbers, booleans, ()): {e}"
-            ))
-        })?;
-        c.send_message(kind, data).map_err(runtime_error)
+        c.send_message(kind, message_data(kind, &data)?)
+            .map_err(runtime_error)
     });
+    let c = control.clone();
+    engine.register_fn(
+        "send_message",
+        move |kind: &str, data: Dynamic, client_id: &str| -> R<()> {
+            let data = message_data(kind, &data)?;
+            c.send_message_to(kind, data, Some(client_id.to_owned()))
+                .map_err(runtime_error)
+        },
+    );
     let c = control.clone();
     engine.register_fn("send_message", move |kind: &str| -> R<()> {
         c.send_message(kind, serde_json::Value::Null)
@@ -233,5 +238,14 @@ fn fp_name(f: &FnPtr) -> ImmutableString {
 fn with_user<T>(f: impl FnOnce(&context::UserCtx) -> T) -> R<T> {
     coro::with_current_user(|u| u.map(f)).ok_or_else(|| {
         runtime_error("the client is only available inside a user or an event listener")
+    })
+}
+
+/// A message's data as plain JSON-like values, or a script error naming the message.
+fn message_data(kind: &str, data: &Dynamic) -> R<serde_json::Value> {
+    rhai::serde::from_dynamic::<serde_json::Value>(data).map_err(|e| {
+        runtime_error(format!(
+            "send_message(\"{kind}\", data): data must be plain values (maps, arrays, strings, numbers, booleans, ()): {e}"
+        ))
     })
 }

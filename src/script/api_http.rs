@@ -45,6 +45,8 @@ pub struct ResponseData {
     status: u16,
     headers: http::HeaderMap,
     body: Bytes,
+    /// The body's full length, kept or not (`keep_body`).
+    body_len: u64,
     url: String,
     version: http::Version,
     elapsed_ms: f64,
@@ -63,7 +65,7 @@ impl Drop for ResponseData {
     fn drop(&mut self) {
         if let Some(p) = self.pending.take() {
             let s = p.into_inner();
-            let len = self.body.len() as u64;
+            let len = self.body_len;
             context::sample(
                 s.method.as_str(),
                 &s.name,
@@ -122,7 +124,9 @@ pub fn register(engine: &mut Engine, dir: &Path) {
         String::from_utf8_lossy(&r.0.body).into_owned()
     });
     engine.register_get("body", |r: &mut Response| -> Blob { r.0.body.to_vec() });
-    engine.register_get("content_length", |r: &mut Response| r.0.body.len() as i64);
+    engine.register_get("content_length", |r: &mut Response| {
+        i64::try_from(r.0.body_len).unwrap_or(i64::MAX)
+    });
     // Whether the script decides this response's verdict (checks need it).
     engine.register_get("catch_response", |r: &mut Response| r.0.pending.is_some());
     engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
@@ -213,13 +217,15 @@ struct Options {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     follow_redirects: bool,
+    max_body: Option<u64>,
+    keep_body: Option<u64>,
     url: String,
     http: h::RequestDefaults,
 }
 
 const OPTION_KEYS: &str = "headers, params, json, form, data, body, files, timeout, \
-     allow_redirects (or redirects), name, catch_response, engine, http2, accept_encoding, proxy, \
-     auth";
+     allow_redirects (or redirects), name, catch_response, max_body, keep_body, engine, http2, \
+     accept_encoding, proxy, auth";
 
 fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     let mut o = Options {
@@ -230,6 +236,8 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
         timeout: None,
         connect_timeout: None,
         follow_redirects: true,
+        max_body: None,
+        keep_body: None,
         url: url.to_string(),
         http: h::RequestDefaults::default(),
     };
@@ -257,6 +265,8 @@ fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
                 Some(_) => return Err(bad(&k, "seconds or [connect, read] seconds", &v)),
                 None => o.timeout = Some(seconds(&k, &v)?),
             },
+            "max_body" => o.max_body = Some(byte_count(&k, &v)?),
+            "keep_body" => o.keep_body = Some(byte_count(&k, &v)?),
             "headers" => {
                 let m = v
                     .clone()
@@ -355,6 +365,13 @@ fn seconds(key: &str, v: &Dynamic) -> R<Duration> {
     Ok(Duration::from_secs_f64(s))
 }
 
+fn byte_count(key: &str, v: &Dynamic) -> R<u64> {
+    v.as_int()
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| bad(key, "a number of bytes >= 0", v))
+}
+
 pub(super) fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
     runtime_error(format!(
         "request option '{key}' must be {expected}, got {} ({v})",
@@ -421,6 +438,8 @@ fn request(
         accept_encoding: None,
         proxy: None,
         auth: None,
+        max_body: o.max_body,
+        keep_body: o.keep_body,
     };
     // The request's own settings, then the client handle's, then the user class's.
     let mut http = o.http;
@@ -441,6 +460,7 @@ fn request(
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
+                body_len: r.body_len,
                 url: r.url,
                 version: r.version,
                 elapsed_ms,
@@ -454,6 +474,7 @@ fn request(
             status: 0,
             headers: Default::default(),
             body: Bytes::new(),
+            body_len: 0,
             url: String::new(),
             version: http::Version::HTTP_11,
             elapsed_ms,
@@ -469,7 +490,7 @@ fn request(
             error: data.error.clone(),
         }));
     } else {
-        let len = data.body.len() as u64;
+        let len = data.body_len;
         context::sample(
             method.as_str(),
             &name,
@@ -541,6 +562,31 @@ mod tests {
         let o = options("/", Some(m), Path::new(".")).unwrap();
         assert_eq!(o.connect_timeout, Some(Duration::from_secs(2)));
         assert_eq!(o.timeout, Some(Duration::from_millis(500)));
+        for bad in [
+            Dynamic::from(-1_i64),
+            Dynamic::from(1.5),
+            Dynamic::from("1k"),
+        ] {
+            let mut m = Map::new();
+            m.insert("keep_body".into(), bad);
+            let e = options("/", Some(m), Path::new("."))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                e.as_deref()
+                    .unwrap_or_default()
+                    .contains("'keep_body' must be a number of bytes"),
+                "{e:?}"
+            );
+        }
+        let mut m = Map::new();
+        m.insert("max_body".into(), Dynamic::from(10_i64));
+        m.insert("keep_body".into(), Dynamic::from(0_i64));
+        let o = options("/", Some(m), Path::new(".")).ok();
+        assert_eq!(
+            o.map(|o| (o.max_body, o.keep_body)),
+            Some((Some(10), Some(0)))
+        );
         let mut m = Map::new();
         let mut p = Map::new();
         p.insert("q".into(), "a b".into());

@@ -126,12 +126,16 @@ impl Events {
 
     /// Call a listener in its own file.
     pub fn call(&self, l: &Listener, arg: Dynamic) -> R<Dynamic> {
-        let units = self.units.get().and_then(Weak::upgrade).ok_or_else(|| {
+        self.units()?
+            .call(l.unit, l.f.fn_name(), l.f.curry(), None, vec![arg])
+    }
+
+    fn units(&self) -> R<Arc<Units>> {
+        self.units.get().and_then(Weak::upgrade).ok_or_else(|| {
             runtime_error(
                 "a listener added by another scenario file cannot run while the files are still loading",
             )
-        })?;
-        units.call(l.unit, l.f.fn_name(), l.f.curry(), None, vec![arg])
+        })
     }
 
     /// Run `name`'s listeners (from Rust: the runner, a dropped response).
@@ -139,9 +143,19 @@ impl Events {
         self.fire_with(name, args, |l, a| self.call(l, Dynamic::from_map(a)));
     }
 
-    /// Run the `on_message(kind, ..)` handlers with a message's data.
-    pub fn fire_message(&self, kind: &str, data: &Dynamic) {
-        self.fire_with(&message_event(kind), data, |l, d| self.call(l, d));
+    /// Run the `on_message(kind, ..)` handlers with a message's data; a handler taking two
+    /// parameters also gets `sender`, the message's node id (Locust's `msg.node_id`: on a master
+    /// the worker that sent it, which `send_message(kind, data, id)` answers).
+    pub fn fire_message(&self, kind: &str, data: &Dynamic, sender: &str) {
+        self.fire_with(&message_event(kind), data, |l, d| {
+            let units = self.units()?;
+            let (name, curry) = (l.f.fn_name(), l.f.curry());
+            let mut args = vec![d];
+            if units.has_fn(l.unit, name, curry.len() + 2) {
+                args.push(sender.into());
+            }
+            units.call(l.unit, name, curry, None, args)
+        });
     }
 
     pub fn has_listeners(&self, name: &str) -> bool {
@@ -188,7 +202,8 @@ impl Events {
         Ok(EventHandle(name.into()))
     }
 
-    /// `on_message(kind, f)`: `f(data)` runs for each custom message of type `kind`.
+    /// `on_message(kind, f)`: `f(data)` (or `f(data, sender)`) runs for each custom message of
+    /// type `kind`.
     fn add_message_handler(&self, kind: &str, f: FnPtr, unit: usize) -> R<()> {
         check_message_type(kind).map_err(|e| runtime_error(format!("on_message: {e}")))?;
         self.listeners

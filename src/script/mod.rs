@@ -161,8 +161,8 @@ impl Scenario {
     }
 
     /// Run the `on_message(kind, ..)` handlers with the message's data.
-    pub fn fire_message(&self, kind: &str, data: Dynamic) {
-        self.events.fire_message(kind, &data);
+    pub fn fire_message(&self, kind: &str, data: Dynamic, sender: &str) {
+        self.events.fire_message(kind, &data, sender);
     }
 
     /// Whether the script handles custom messages of type `kind`.
@@ -289,7 +289,7 @@ fn compile(
         })?;
     }
     engine.register_global_module(module.into());
-    Ok(Unit::new(s.file.clone(), engine))
+    Ok(Unit::new(s.file.clone(), engine, fns))
 }
 
 fn build_engine(

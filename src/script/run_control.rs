@@ -41,9 +41,14 @@ pub struct Role {
 /// means a script sending in a loop; refusing beats growing without bound.
 pub const MAX_PENDING_MESSAGES: usize = 10_000;
 
-/// A custom message a script sent: its type and its data (JSON-like, so this layer needs no wire
-/// format; the front end encodes it).
-pub type OutgoingMessage = (String, serde_json::Value);
+/// A custom message a script sent: its type, its data (JSON-like, so this layer needs no wire
+/// format; the front end encodes it) and, on a master, the one worker it is for (None: all).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutgoingMessage {
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub to: Option<String>,
+}
 
 /// The shared run state of one test run.
 #[derive(Debug, Default)]
@@ -83,10 +88,29 @@ impl RunControl {
     /// A script's `send_message(kind, data)` (Locust's `runner.send_message`): queued for the
     /// front end, which sends it to the master (on a worker) or to every worker (on a master).
     pub fn send_message(&self, kind: &str, data: serde_json::Value) -> Result<(), String> {
-        if self.role().kind == RoleKind::Local {
+        self.send_message_to(kind, data, None)
+    }
+
+    /// `send_message(kind, data, client_id)`: as [`RunControl::send_message`], to the one worker
+    /// `to` names (Locust's `client_id`); only a master has workers to choose from.
+    pub fn send_message_to(
+        &self,
+        kind: &str,
+        data: serde_json::Value,
+        to: Option<String>,
+    ) -> Result<(), String> {
+        let role = self.role().kind;
+        if role == RoleKind::Local {
             return Err(format!(
                 "send_message(\"{kind}\", ..) needs a master or a worker: this run is local (start it with --master or --worker)"
             ));
+        }
+        if let Some(id) = &to {
+            if role != RoleKind::Master {
+                return Err(format!(
+                    "send_message(\"{kind}\", data, \"{id}\"): only a master sends to one worker; a worker's messages go to its master (drop the third argument)"
+                ));
+            }
         }
         check_message_type(kind)?;
         let mut out = self.outbox.lock();
@@ -95,7 +119,11 @@ impl RunControl {
                 "send_message: {MAX_PENDING_MESSAGES} messages are already waiting to be sent; send fewer"
             ));
         }
-        out.push((kind.to_owned(), data));
+        out.push(OutgoingMessage {
+            kind: kind.to_owned(),
+            data,
+            to,
+        });
         Ok(())
     }
 
@@ -146,11 +174,26 @@ mod tests {
         assert!(c.send_message(" ", serde_json::Value::Null).is_err());
         c.send_message("a", 1.into()).unwrap();
         c.send_message("b", 2.into()).unwrap();
+        let to_one = c.send_message_to("a", 1.into(), Some("w1".into()));
+        assert!(to_one.unwrap_err().contains("only a master"));
+        let kinds =
+            |out: Vec<OutgoingMessage>| -> Vec<(String, serde_json::Value, Option<String>)> {
+                out.into_iter().map(|m| (m.kind, m.data, m.to)).collect()
+            };
         assert_eq!(
-            c.take_outbox(),
-            vec![("a".to_owned(), 1.into()), ("b".to_owned(), 2.into())]
+            kinds(c.take_outbox()),
+            vec![("a".into(), 1.into(), None), ("b".into(), 2.into(), None)]
         );
         assert!(c.take_outbox().is_empty());
+        c.set_role(Role {
+            kind: RoleKind::Master,
+            ..Role::default()
+        });
+        c.send_message_to("c", 3.into(), Some("w1".into())).unwrap();
+        assert_eq!(
+            kinds(c.take_outbox()),
+            vec![("c".into(), 3.into(), Some("w1".into()))]
+        );
         for _ in 0..MAX_PENDING_MESSAGES {
             c.send_message("a", serde_json::Value::Null).unwrap();
         }

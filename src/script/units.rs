@@ -7,6 +7,8 @@
 //! global namespace. What the files share — the user classes they declare and the events they
 //! listen to — lives outside the engines (`Declarations`, `Events`).
 
+use std::collections::HashSet;
+
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Scope, AST};
 
 use super::error::runtime_error;
@@ -16,12 +18,15 @@ pub struct Unit {
     /// How errors and tracebacks name the file.
     pub file: String,
     engine: Engine,
+    /// The file's script functions (closures included) by name and number of parameters.
+    fns: HashSet<(String, usize)>,
 }
 
 impl Unit {
-    /// `engine` must have the file's module registered as its global module.
-    pub(super) fn new(file: String, engine: Engine) -> Unit {
-        Unit { file, engine }
+    /// `engine` must have the file's module registered as its global module; `fns` lists the
+    /// file's functions by (name, parameter count).
+    pub(super) fn new(file: String, engine: Engine, fns: HashSet<(String, usize)>) -> Unit {
+        Unit { file, engine, fns }
     }
 }
 
@@ -47,6 +52,14 @@ impl Units {
 
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.units.iter().map(|u| u.file.as_str())
+    }
+
+    /// Whether file `unit` defines a script function `fn_name` taking `params` parameters
+    /// (a closure's captured variables count).
+    pub fn has_fn(&self, unit: usize, fn_name: &str, params: usize) -> bool {
+        self.units
+            .get(unit)
+            .is_some_and(|u| u.fns.contains(&(fn_name.to_owned(), params)))
     }
 
     /// Call `fn_name` of file `unit` with `curry` then `args`, with `this` bound when given.

@@ -26,6 +26,10 @@ pub struct Stats {
     /// First-seen order, which Locust's exceptions report keeps.
     exceptions: Vec<ExceptionRow>,
     exception_index: FxHashMap<(String, String), usize>,
+    /// Keep only the "Aggregated" row (see [`Stats::totals_only`]).
+    totals_only: bool,
+    /// Rows other than the overflow rows, which the row cap counts.
+    named_rows: usize,
 }
 
 impl Stats {
@@ -37,19 +41,37 @@ impl Stats {
             errors: FxHashMap::default(),
             exceptions: Vec::new(),
             exception_index: FxHashMap::default(),
+            totals_only: false,
+            named_rows: 0,
+        }
+    }
+
+    /// Stats that keep only the "Aggregated" row, errors and exceptions aside: the charts'
+    /// percentile windows need no per-name rows, and would otherwise hold a copy of every row.
+    pub fn totals_only(now_unix: f64) -> Self {
+        Self {
+            totals_only: true,
+            ..Self::new(now_unix)
         }
     }
 
     /// Adds one shard's interval; deltas may arrive in any order. A delta recorded before a
     /// [`Stats::reset`] but merged after it lands in the new period, as Locust's worker reports do.
     pub fn merge(&mut self, delta: Delta) {
+        if self.totals_only {
+            for de in &delta.entries {
+                self.total.absorb(&de.acc, &de.seconds);
+            }
+            self.refresh_run_last_request_timestamp();
+            return;
+        }
         for de in delta.entries {
+            let name = self.admit(de.name, &de.method);
             for (error, tally) in de.errors {
-                let key = (de.method.clone(), de.name.clone(), error);
+                let key = (de.method.clone(), name.clone(), error);
                 self.absorb_error(key, tally.occurrences, tally.first_seen, tally.last_seen);
             }
-            self.entry_mut(de.name, de.method)
-                .absorb(&de.acc, &de.seconds);
+            self.entry_mut(name, de.method).absorb(&de.acc, &de.seconds);
             self.total.absorb(&de.acc, &de.seconds);
         }
         for exc in delta.exceptions {
@@ -63,7 +85,8 @@ impl Stats {
     pub fn merge_remote(&mut self, entries: Vec<RemoteEntry>, errors: Vec<RemoteError>) {
         for remote in entries {
             let (start, approximate) = (remote.row.start_time, remote.approximate);
-            let (name, method) = (remote.row.name.clone(), remote.row.method.clone());
+            let method = remote.row.method.clone();
+            let name = self.admit(remote.row.name.clone(), &method);
             let (acc, seconds) = remote.into_parts();
             let entry = self.entry_mut(name, method);
             entry.absorb(&acc, &seconds);
@@ -75,7 +98,8 @@ impl Stats {
             // Locust before 2.44 sent no first/last seen; the other one, or the run start, stands in.
             let first = e.first_seen.or(e.last_seen).unwrap_or(self.start_time);
             let last = e.last_seen.unwrap_or(first);
-            self.absorb_error((e.method, e.name, e.error), e.occurrences, first, last);
+            let name = self.admit(e.name, &e.method);
+            self.absorb_error((e.method, name, e.error), e.occurrences, first, last);
         }
         self.refresh_run_last_request_timestamp();
     }
@@ -85,14 +109,41 @@ impl Stats {
         self.absorb_exception(msg.to_owned(), traceback.to_owned(), 1, node);
     }
 
+    /// The row a (name, method) sample goes to: its own, or past the row cap the overflow row.
+    fn admit(&self, name: String, method: &str) -> String {
+        if self.named_rows < super::limit::max_rows() {
+            return name;
+        }
+        let key = (name, method.to_owned());
+        if self.entries.contains_key(&key) {
+            return key.0;
+        }
+        super::limit::admit(&key.0, self.named_rows).to_owned()
+    }
+
     fn entry_mut(&mut self, name: String, method: String) -> &mut Entry {
         let start_time = self.start_time;
+        let named = &mut self.named_rows;
         self.entries
             .entry((name, method))
-            .or_insert_with_key(|(name, method)| Entry::new(method, name, start_time))
+            .or_insert_with_key(|(name, method)| {
+                if name != super::limit::OVERFLOW_NAME {
+                    *named += 1;
+                }
+                Entry::new(method, name, start_time)
+            })
     }
 
     fn absorb_error(&mut self, key: (String, String, String), n: u64, first: f64, last: f64) {
+        let key = if self.errors.len() < super::limit::max_rows() || self.errors.contains_key(&key)
+        {
+            key
+        } else {
+            // One row per method past the cap, however many names and texts come.
+            let (method, _, _) = key;
+            let (name, error) = (super::limit::OVERFLOW_NAME, super::limit::OVERFLOW_ERROR);
+            (method, name.to_owned(), error.to_owned())
+        };
         match self.errors.get_mut(&key) {
             Some(row) => row.absorb(n, first, last),
             None => {
@@ -147,7 +198,9 @@ impl Stats {
     /// count again; errors and exceptions are forgotten; the stats restart now.
     pub fn reset(&mut self, now_unix: f64) {
         let rows = std::mem::take(&mut self.entries);
-        *self = Stats::new(now_unix);
+        let named_rows = self.named_rows;
+        self.clear(now_unix);
+        self.named_rows = named_rows;
         self.entries = rows
             .into_keys()
             .map(|(name, method)| {
@@ -159,7 +212,9 @@ impl Stats {
 
     /// Locust's `clear_all` (a new test): forget every row, error and exception.
     pub fn clear(&mut self, now_unix: f64) {
+        let totals_only = self.totals_only;
         *self = Stats::new(now_unix);
+        self.totals_only = totals_only;
     }
 
     /// Entries sorted by (name, method), like Locust.

@@ -231,6 +231,10 @@ impl LatencyHistogram {
             Counts::Sparse(v) => match v.binary_search_by_key(&i, |&(k, _)| k) {
                 Ok(at) => v[at].1 = v[at].1.saturating_add(n),
                 Err(at) => {
+                    if v.capacity() == 0 {
+                        // Most rows of dynamic names see one latency: room for one, not four.
+                        v.reserve_exact(1);
+                    }
                     v.insert(at, (i, n));
                     if v.len() > SPARSE_LIMIT {
                         self.densify();

@@ -13,6 +13,7 @@ mod entry;
 mod errors;
 mod histogram;
 mod history;
+mod limit;
 mod remote;
 mod shard;
 
@@ -24,6 +25,7 @@ pub use entry::{Entry, LocustEntryDict};
 pub use errors::{ErrorRow, ExceptionRow};
 pub use histogram::{sanitize_response_time, CompactError, LatencyHistogram, MAX_RESPONSE_TIME_MS};
 pub use history::HistoryPoint;
+pub use limit::{max_rows, set_max_rows, DEFAULT_MAX_ROWS, OVERFLOW_ERROR, OVERFLOW_NAME};
 pub use remote::{RemoteEntry, RemoteError, StatsEntryDict};
 pub use shard::{Delta, Shard};
 

@@ -11,13 +11,16 @@ use super::unix_now;
 /// Statistics recorded by one thread since the previous [`Shard::take`].
 #[derive(Clone, Debug, Default)]
 pub struct Shard {
-    /// name → method → entry: two `&str` lookups find an existing entry without allocating.
-    entries: FxHashMap<String, FxHashMap<String, ShardEntry>>,
+    /// name → (method, entry): a `&str` lookup and a short scan (a name rarely has more than
+    /// one method) find an existing entry without allocating.
+    entries: FxHashMap<String, Vec<(String, ShardEntry)>>,
     /// message → traceback → count.
     exceptions: FxHashMap<String, FxHashMap<String, ShardException>>,
     /// Orders exceptions by first sight, which the exceptions report preserves.
     exception_seq: u64,
     pending: u64,
+    /// Distinct (name, method) entries, overflow rows not counted (see `limit.rs`).
+    rows: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -137,7 +140,7 @@ impl Shard {
         let response_time = sanitize_response_time(response_time_ms);
         self.pending += 1;
         if let Some(by_method) = self.entries.get_mut(name) {
-            if let Some(entry) = by_method.get_mut(method) {
+            if let Some((_, entry)) = by_method.iter_mut().find(|(m, _)| m == method) {
                 entry.record(response_time, content_length, error, now);
                 return;
             }
@@ -146,13 +149,42 @@ impl Shard {
             .record(response_time, content_length, error, now);
     }
 
+    /// Drops the entries that recorded nothing since the previous take, and recounts the rows.
+    fn evict_idle(&mut self) {
+        self.entries.retain(|_, by_method| {
+            by_method.retain(|(_, e)| !e.acc.is_empty());
+            !by_method.is_empty()
+        });
+        // A table sized for a burst of one-off names would otherwise stay that size.
+        if self.entries.capacity() > 4 * self.entries.len() + 64 {
+            self.entries.shrink_to_fit();
+        }
+        self.rows = self
+            .entries
+            .iter()
+            .filter(|(name, _)| name.as_str() != super::limit::OVERFLOW_NAME)
+            .map(|(_, by_method)| by_method.len())
+            .sum();
+    }
+
     #[cold]
     fn insert_entry(&mut self, method: &str, name: &str) -> &mut ShardEntry {
-        self.entries
-            .entry(name.to_owned())
-            .or_default()
-            .entry(method.to_owned())
-            .or_default()
+        let name = super::limit::admit(name, self.rows);
+        let by_method = self.entries.entry(name.to_owned()).or_default();
+        let i = match by_method.iter().position(|(m, _)| m == method) {
+            Some(i) => i,
+            None => {
+                if name != super::limit::OVERFLOW_NAME {
+                    self.rows += 1;
+                }
+                if by_method.capacity() == 0 {
+                    by_method.reserve_exact(1); // one method per name, nearly always
+                }
+                by_method.push((method.to_owned(), ShardEntry::default()));
+                by_method.len() - 1
+            }
+        };
+        &mut by_method[i].1
     }
 
     /// A script error raised in a task / on_start, grouped by (message, traceback).
@@ -182,15 +214,17 @@ impl Shard {
 
     /// Everything recorded since the previous take; leaves the shard empty.
     ///
-    /// Entries stay allocated (the hot path stays allocation-free for known names); error and
-    /// exception keys that saw nothing during the interval are dropped so one-off messages do
-    /// not accumulate in every thread.
+    /// Entries busy during the interval stay allocated (the hot path stays allocation-free for
+    /// the names in use); entries, error and exception keys that saw nothing during it are
+    /// dropped, so one-off names and messages (ids in URLs) do not accumulate in every thread.
     pub fn take(&mut self) -> Delta {
         let mut delta = Delta::default();
         if self.pending == 0 {
+            self.evict_idle();
             return delta;
         }
         self.pending = 0;
+        self.evict_idle();
         for (name, by_method) in &mut self.entries {
             for (method, entry) in by_method.iter_mut() {
                 if entry.acc.is_empty() {
@@ -253,6 +287,9 @@ impl ShardEntry {
         self.acc.record(response_time, content_length, failed, now);
         let second = now as u64;
         let failures = u64::from(failed);
+        if self.seconds.capacity() == 0 {
+            self.seconds.reserve_exact(1); // cleared, not freed, by take: once per entry
+        }
         match self.seconds.iter_mut().rev().find(|(s, _)| *s == second) {
             Some((_, counts)) => {
                 counts.requests += 1;

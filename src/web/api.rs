@@ -1,7 +1,7 @@
 //! Locust 2.47's HTTP API (`/swarm`, `/stop`, `/stats/*`, `/exceptions`, `/tasks`, `/user`,
 //! `/logs`, `/worker-count`, the CSV downloads, the HTML report), our `/stats/stream` (server-sent
 //! events) and `/metrics` (Prometheus), plus what every route shares: the JSON 404, the 1 MiB body
-//! limit, basic auth and CORS (see [`finish`]).
+//! limit, basic auth and the cross-site checks (see [`finish`]).
 //!
 //! Handlers read [`WebState`] and send [`Command`]s; they never touch the runner. A refused
 //! `/swarm` answers as Locust does (HTTP 200, `"success": false` and the reason). Where we differ
@@ -19,10 +19,13 @@
 //!   Locust's whole milliseconds, so loopback tests do not read 0;
 //! - download file names replace characters other than `A-Za-z0-9._-` with `_` (Locust puts the
 //!   raw host, `http://…`, into the header);
-//! - at most 10,000,000 users per `/swarm` (Locust has no limit).
+//! - at most 10,000,000 users per `/swarm` (Locust has no limit);
+//! - state-changing requests from other origins, unknown `Host` names and `text/plain` bodies
+//!   are refused (403/415), and no `Access-Control-Allow-Origin: *` is sent (`guard.rs`).
 
 mod auth;
 mod csv;
+mod guard;
 mod metrics;
 mod report;
 mod sse;
@@ -34,9 +37,9 @@ mod user;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -127,12 +130,14 @@ pub fn routes(_state: Arc<WebState>) -> Router<Arc<WebState>> {
 }
 
 /// What every route shares, applied to the whole app: a JSON 404 for unknown paths, the body
-/// size limit, CORS `*` (as Locust) and, with `--web-auth`, HTTP basic auth.
+/// size limit, the checks against other web pages (see `guard.rs`; no CORS header, unlike
+/// Locust's `*`) and, with `--web-auth`, HTTP basic auth.
 pub fn finish(router: Router<Arc<WebState>>, state: Arc<WebState>) -> Router<Arc<WebState>> {
+    let guard = Arc::new(guard::Guard::new(&state.options.allowed_hosts));
     let router = router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(cors));
+        .layer(middleware::from_fn_with_state(guard, guard::check));
     match &state.options.auth {
         Some((user, pass)) => {
             let expected = Arc::new(auth::BasicAuth::new(user, pass));
@@ -145,15 +150,6 @@ pub fn finish(router: Router<Arc<WebState>>, state: Arc<WebState>) -> Router<Arc
 /// The JSON 404 of every unknown path.
 pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
-}
-
-async fn cors(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    res.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    res
 }
 
 async fn stop(State(state): State<Arc<WebState>>) -> Result<Json<Value>, ApiError> {
@@ -202,6 +198,8 @@ pub fn add_workers(report: &mut Value, master: &crate::distributed::Master) {
                 "user_count": w.user_count,
                 "cpu_usage": w.cpu_usage,
                 "memory_usage": w.memory_usage,
+                // Not in Locust's answer: the Workers tab shows it.
+                "last_heartbeat": w.last_heartbeat,
             })
         })
         .collect();

@@ -56,6 +56,7 @@ const ASSETS: &[Asset] = &[
     asset!("ui/views/stats.js", JS),
     asset!("ui/views/charts.js", JS),
     asset!("ui/views/panels.js", JS),
+    asset!("ui/views/workers.js", JS),
     asset!("charts.js", JS),
     asset!("style.css", CSS),
     asset!("favicon.svg", "image/svg+xml"),

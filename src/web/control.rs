@@ -63,6 +63,9 @@ pub async fn serve_with(
     log::info!("Starting web interface at {}", server.url());
     let info = scenario_info(&scenario, &cfg);
     let mut run = TestRun::with_users(cfg, scenario, users).await;
+    if let Some(m) = workers.as_ref().and_then(|m| m.mailbox()) {
+        run.set_mailbox(m);
+    }
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::<str>::from("{}"));
     let state = Arc::new(WebState {

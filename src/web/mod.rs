@@ -77,6 +77,9 @@ pub struct WebOptions {
     /// `--class-picker`: the start form lets the user choose the classes to run; without it the
     /// form offers no choice and every class runs (`/swarm` still takes `user_classes`).
     pub class_picker: bool,
+    /// `--web-allowed-hosts`: host names the UI answers to besides IP addresses and localhost
+    /// (`*`: any), e.g. a reverse proxy's public name.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for WebOptions {
@@ -91,6 +94,7 @@ impl Default for WebOptions {
             tls: None,
             base_path: String::new(),
             class_picker: false,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -96,6 +96,28 @@ async function waitFor(what, fn, timeout = STEP_TIMEOUT, every = 100) {
   }
 }
 
+// Headless Chromium with a fresh profile in `dir`.
+async function launchBrowser(dir) {
+  const context = await playwright.chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 900 },
+    acceptDownloads: true,
+  });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  return context;
+}
+
+// The tail of each child's log, for a failed test's diagnostics.
+function logTails(t, dir, procs) {
+  for (const c of procs) {
+    const log = path.join(dir, `${c.logName}.log`);
+    if (fs.existsSync(log)) t.diagnostic(`--- ${c.logName}.log (tail)\n` + fs.readFileSync(log, 'utf8').split('\n').slice(-30).join('\n'));
+  }
+}
+
 async function httpOk(url) {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.status < 500;
@@ -154,15 +176,7 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     await waitFor('the demo target', () => httpOk(targetUrl + '/fast'));
     await waitFor('the web UI', () => httpOk(base + '/'));
 
-    context = await playwright.chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 900 },
-      acceptDownloads: true,
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT);
+    context = await launchBrowser(dir);
     const requests = [];
     const pageErrors = [];
     context.on('request', (r) => requests.push(r.url()));
@@ -198,6 +212,7 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     await waitFor('state RUNNING', async () => (await text('#m-state')) === 'RUNNING');
     await waitFor('RPS > 0 in the header', async () => parseFloat(await text('#m-rps')) > 0);
     await waitFor('rows in the statistics table', async () => (await page.locator('#stats-table tbody tr').count()) >= 3);
+    assert.equal(await page.locator('#tab-link-workers').isVisible(), false, 'no Workers tab without a master');
     assert.match(await text('#stats-table tbody'), /\/fast/);
     assert.match(await text('#stats-table tbody tr.total'), /Aggregated/);
     await shot(page, '03-running-statistics');
@@ -358,10 +373,7 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
     t.diagnostic(`${requests.length} requests, all to ${origin}; screenshots in ${SHOTS}`);
   } catch (e) {
-    for (const c of [target, web]) {
-      const log = path.join(dir, `${c.logName}.log`);
-      if (fs.existsSync(log)) t.diagnostic(`--- ${c.logName}.log (tail)\n` + fs.readFileSync(log, 'utf8').split('\n').slice(-30).join('\n'));
-    }
+    logTails(t, dir, [target, web]);
     if (context) {
       const page = context.pages()[0];
       if (page) await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => {});
@@ -370,6 +382,78 @@ test('control UI end to end in headless Chromium', { skip: missing.length ? `mis
   } finally {
     if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]);
     await stop(web);
+    await stop(target);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A master with the UI and two workers, all the real binary: the Workers tab lists both, with
+// their state and users, while a test runs and after it stops.
+test('the Workers tab of a master with two workers', { skip: missing.length ? `missing ${missing.join(', ')}` : false, timeout: 120_000 }, async (t) => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rustlocust-e2e-workers-'));
+  const [targetPort, webPort, masterPort] = [await freePort(), await freePort(), await freePort()];
+  const targetUrl = `http://127.0.0.1:${targetPort}`;
+  const base = `http://127.0.0.1:${webPort}`;
+  fs.writeFileSync(path.join(dir, 'scenario.rhai'),
+    `user("FleetUser", #{ host: "${targetUrl}", wait_time: constant(0.5), tasks: ["t"] });\nfn t() { this.client.get("/fast"); }\n`);
+  const target = start('demo-target', ['demo-target', '--port', String(targetPort)], dir);
+  const master = start('master', ['scenario.rhai', '--master', '--master-bind-host', '127.0.0.1', '--master-bind-port', String(masterPort),
+    '--web-host', '127.0.0.1', '--web-port', String(webPort)], dir);
+  const workers = [1, 2].map((i) => start(`worker-${i}`, ['scenario.rhai', '--worker', '--master-port', String(masterPort), '--threads', '1'], dir));
+  let context = null;
+  const workerCount = async () => (await (await fetch(base + '/worker-count', { signal: AbortSignal.timeout(2000) })).json()).worker_count;
+  try {
+    await waitFor('the demo target', () => httpOk(targetUrl + '/fast'));
+    await waitFor('the web UI', () => httpOk(base + '/'));
+    await waitFor('two workers on /worker-count', async () => (await workerCount()) === 2);
+    context = await launchBrowser(dir);
+    const page = context.pages()[0] || (await context.newPage());
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    const rows = async () => {
+      const cells = await page.locator('#workers-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.innerText)));
+      return cells.map(([id, state, users, cpu, memory, heartbeat]) => ({ id, state, users, cpu, memory, heartbeat }));
+    };
+
+    await page.goto(base + '/');
+    await page.locator('#start-form').waitFor({ state: 'visible' });
+    await page.fill('#f-users', '4');
+    await page.fill('#f-rate', '4');
+    await page.click('#start-submit');
+    await page.locator('#run-view').waitFor({ state: 'visible' });
+    await page.click('#tab-link-workers');
+    await page.locator('#tab-workers').waitFor({ state: 'visible' });
+    await waitFor('two running workers with 2 users each', async () => {
+      const r = await rows();
+      return r.length === 2 && r.every((w) => w.state === 'running' && w.users === '2');
+    });
+    const running = await rows();
+    assert.notEqual(running[0].id, running[1].id);
+    for (const w of running) {
+      assert.match(w.id, /\S/);
+      assert.match(w.cpu, /^\d+\.\d %$/, JSON.stringify(w));
+      assert.match(w.memory, /^\d+\.\d MiB$/, JSON.stringify(w));
+      assert.match(w.heartbeat, /^\d+\.\d s ago$/, JSON.stringify(w));
+    }
+    assert.equal(await page.locator('#workers-count').innerText(), '2');
+    await page.screenshot({ path: path.join(SHOTS, '20-workers-running.png'), fullPage: true });
+
+    // Stopped: the workers are ready for the next test, without users.
+    await page.click('#btn-stop');
+    await waitFor('both workers ready with 0 users', async () => {
+      const r = await rows();
+      return r.length === 2 && r.every((w) => w.state === 'ready' && w.users === '0');
+    });
+    await page.screenshot({ path: path.join(SHOTS, '21-workers-stopped.png'), fullPage: true });
+    assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+  } catch (e) {
+    logTails(t, dir, [target, master, ...workers]);
+    throw e;
+  } finally {
+    if (context) await Promise.race([context.close(), new Promise((r) => setTimeout(r, 10_000))]);
+    await stop(master);
+    for (const w of workers) await stop(w);
     await stop(target);
     fs.rmSync(dir, { recursive: true, force: true });
   }

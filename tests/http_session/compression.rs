@@ -170,9 +170,32 @@ async fn accept_encoding_default_and_overrides(engine: EngineKind) {
 async fn bombs_and_corrupt_bodies_fail(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
+        // The body limit bounds the decoded body: a bomb past it fails as the limit does.
+        let c = Client::new(&HttpConfig {
+            engine,
+            max_body: Some(1 << 20),
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        let s = c.session(Some(base(addr)));
+        let e = s.send(Request::get("/bomb")).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "BodyTooLarge('response body exceeds 1 MiB (set by --max-body-size)')"
+        );
+        let e = s
+            .send(Request::get("/bomb").max_body(1000))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "BodyTooLarge('response body exceeds 1000 bytes (set by max_body)')"
+        );
+        // Without a body limit, the decoded-size cap still holds.
         let c = Client::new(&HttpConfig {
             engine,
             max_decoded: 1 << 20,
+            max_body: None,
             ..HttpConfig::default()
         })
         .unwrap();

@@ -9,11 +9,12 @@ import * as panels from './views/panels.js';
 import * as start from './views/start.js';
 import * as stats from './views/stats.js';
 import * as tabs from './views/tabs.js';
+import * as workers from './views/workers.js';
 
 const POLL_MS = 5000;
 
 // Tabs first: a chart is drawn only once its panel is visible and has a width.
-const views = [tabs, header, start, stats, charts, panels];
+const views = [tabs, header, start, stats, charts, panels, workers];
 
 // The snapshot and the charts' points come with the stream; the rest is asked for.
 function refreshPolled() {

@@ -31,6 +31,8 @@ pub struct MasterOptions {
     pub expect_workers_max_wait: Option<Duration>,
     /// `--enable-rebalancing`: see [`MasterConfig::enable_rebalancing`].
     pub enable_rebalancing: bool,
+    /// `--master-secret`: see [`MasterConfig::secret`].
+    pub secret: Option<crate::distributed::secret::Secret>,
 }
 
 impl Default for MasterOptions {
@@ -41,6 +43,7 @@ impl Default for MasterOptions {
             expect_workers: 1,
             expect_workers_max_wait: None,
             enable_rebalancing: false,
+            secret: None,
         }
     }
 }
@@ -69,7 +72,8 @@ pub async fn run_master_headless_on(
     start(&master, &scenario, &opts, true).await?;
     let users = master.users_factory(cfg.stop_timeout);
     let watched = master.clone();
-    let result = console::run_with_users(scenario, cfg, console, users, move |code| {
+    let mailbox = master.mailbox();
+    let result = console::run_with_users(scenario, cfg, console, users, mailbox, move |code| {
         if code == 0 && watched.all_workers_lost() {
             EXIT_WORKERS_LOST
         } else {
@@ -82,10 +86,11 @@ pub async fn run_master_headless_on(
 }
 
 /// Binds the master `opts` asks for.
-pub(super) async fn bind_from(opts: &MasterOptions) -> anyhow::Result<Arc<Master>> {
+pub async fn bind_from(opts: &MasterOptions) -> anyhow::Result<Arc<Master>> {
     let config = MasterConfig {
         transport: TransportOptions::default(),
         enable_rebalancing: opts.enable_rebalancing,
+        secret: opts.secret.clone(),
     };
     Master::bind(&opts.bind_host, opts.bind_port, config)
         .await

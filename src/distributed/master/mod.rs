@@ -10,6 +10,7 @@
 //! where this master differs.
 
 pub mod headless;
+mod mailbox;
 mod pump;
 mod users;
 pub mod web;
@@ -30,7 +31,7 @@ use super::transport::{MasterSender, MasterSocket, TransportError, TransportOpti
 use crate::script::{Role, RoleKind, RunControl};
 use crate::stats::Stats;
 
-pub use headless::{run_master_headless, run_master_headless_on, MasterOptions};
+pub use headless::{bind_from, run_master_headless, run_master_headless_on, MasterOptions};
 pub use users::RemoteUsers;
 pub use web::{run_master_web, run_master_web_on};
 
@@ -110,6 +111,8 @@ pub struct MasterConfig {
     /// or goes missing always move to the others, and a worker that comes back always gets its
     /// share again.
     pub enable_rebalancing: bool,
+    /// `--master-secret`: workers must prove it before they count (see [`super::secret`]).
+    pub secret: Option<super::secret::Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,8 @@ struct State {
     /// The last `spawn` timestamp: workers drop a spawn not newer than the previous one.
     last_spawn_ts: f64,
     counters: ReportCounters,
+    /// With a secret: the workers whose last proof was right.
+    authenticated: HashSet<String>,
 }
 
 impl State {
@@ -233,6 +238,7 @@ pub struct Master {
     custom_tx: mpsc::Sender<CustomMessage>,
     custom_rx: Mutex<Option<mpsc::Receiver<CustomMessage>>>,
     pump: Mutex<Option<JoinHandle<()>>>,
+    secret: Option<super::secret::Secret>,
 }
 
 impl Master {
@@ -260,7 +266,9 @@ impl Master {
                 all_lost: false,
                 last_spawn_ts: 0.0,
                 counters: ReportCounters::default(),
+                authenticated: HashSet::new(),
             }),
+            secret: config.secret,
             sender: socket.sender(),
             local_addr: socket.local_addr(),
             custom_tx,
@@ -318,6 +326,16 @@ impl Master {
     /// [`CUSTOM_QUEUE_LEN`] and then are dropped.
     pub fn take_custom_messages(&self) -> Option<mpsc::Receiver<CustomMessage>> {
         self.custom_rx.lock().take()
+    }
+
+    /// The scripts' custom messages to and from the workers, for the master's test run (takes
+    /// the queue of [`Master::take_custom_messages`]; None once taken).
+    pub fn mailbox(self: &Arc<Self>) -> Option<Box<dyn crate::run::Mailbox>> {
+        let rx = self.take_custom_messages()?;
+        Some(Box::new(mailbox::MasterMailbox {
+            master: self.clone(),
+            rx,
+        }))
     }
 
     /// Sends a message of a script's own type to one worker, or to every connected one (None);

@@ -15,6 +15,7 @@ use crate::distributed::payload::{ExceptionReport, Heartbeat, Payload, WorkerSta
 use crate::distributed::protocol::timing::{HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS};
 use crate::distributed::protocol::{check_client_version, Message, VersionCheck, LOCUST_VERSION};
 use crate::distributed::report::StatsReport;
+use crate::distributed::secret::{self, AUTH_MESSAGE};
 use crate::distributed::transport::{MasterSocket, TransportError};
 use crate::distributed::Ack;
 use crate::stats::unix_now;
@@ -65,6 +66,9 @@ impl Master {
     /// their node id).
     fn handle(&self, peer: String, msg: Message) {
         let kind = msg.kind.clone();
+        if !self.admits(&peer, &msg) {
+            return;
+        }
         // The version check needs the raw data: a falsy version is refused, not malformed.
         if kind == "client_ready" {
             return self.client_ready(peer, &msg.data);
@@ -102,6 +106,39 @@ impl Master {
                 }
             }
         }
+    }
+
+    /// The shared secret's gate: whether `msg` from `peer` goes on to be handled. With a
+    /// secret, a proof (`rustlocust_auth`) admits or shuts out its sender, and anything from a
+    /// worker without a right proof is dropped, logged once per worker. Without one, proofs are
+    /// ignored.
+    fn admits(&self, peer: &str, msg: &Message) -> bool {
+        let Some(secret) = &self.secret else {
+            if msg.kind == AUTH_MESSAGE {
+                log::debug!("{peer} sent a master secret; this master has none: ignored");
+                return false;
+            }
+            return true;
+        };
+        let mut st = self.state.lock();
+        if msg.kind == AUTH_MESSAGE {
+            if secret::verify(secret, peer, &msg.data) {
+                st.authenticated.insert(peer.to_owned());
+            } else {
+                st.authenticated.remove(peer);
+                if st.first_time(peer, "wrong secret") {
+                    log::warn!("{peer} presented a wrong master secret: its messages are dropped (logged once per worker)");
+                }
+            }
+            return false;
+        }
+        if st.authenticated.contains(peer) {
+            return true;
+        }
+        if st.first_time(peer, "no secret") {
+            log::warn!("dropped `{}` from {peer}: this master has a secret (--master-secret) and the worker has not proven it; Locust workers cannot (logged once per worker)", msg.kind);
+        }
+        false
     }
 
     fn client_ready(&self, peer: String, version: &rmpv::Value) {

@@ -322,7 +322,7 @@ fn help_and_version_are_info_with_exit_0() {
 #[test]
 fn locust_options_rustlocust_lacks_are_refused() {
     for args in [
-        &["x.rhai", "--processes", "4"][..],
+        &["x.rhai", "--config-users", "[]"][..],
         &["x.rhai", "--otel"],
         &["x.rhai", "--profile", "p"],
     ] {
@@ -487,4 +487,128 @@ fn scenario_and_subcommands_do_not_clash() {
     assert!(spec(&["./demo", "-u", "5"]).is_ok());
     let s = spec(&["demo.rhai"]).expect("a scenario path that starts like a subcommand");
     assert_eq!(s.run.scenario_files, [PathBuf::from("demo.rhai")]);
+}
+
+#[test]
+fn processes_make_a_master_of_their_workers() {
+    let s = spec(&["x.rhai", "--processes", "3", "--headless"]).expect("a master");
+    let m = s.master.expect("--processes implies --master");
+    assert_eq!((m.bind_host.as_str(), m.bind_port), ("*", 5557));
+    assert_eq!(m.expect_workers, 3, "waits for its own workers");
+    let p = s.processes.expect("local workers");
+    assert_eq!(p.count, 3);
+    assert!(matches!(s.ui, Ui::Headless(_)));
+    let s = spec(&["x.rhai", "--processes", "3", "--expect-workers", "5"]).expect("a master");
+    assert_eq!(s.master.expect("master").expect_workers, 5, "given wins");
+    let s = spec_env(
+        &["x.rhai", "--master-bind-port", "6000"],
+        &[("LOCUST_PROCESSES", "-1")],
+    )
+    .expect("a master with --master-bind-port");
+    assert_eq!(s.master.expect("master").bind_port, 6000);
+    assert_eq!(
+        s.processes.expect("local workers").count,
+        crate::options::values::default_threads(),
+        "-1 is one per CPU"
+    );
+    let msg = err(&["x.rhai", "--processes", "2", "--master"]).to_string();
+    assert!(
+        msg.contains("--master cannot be combined with --processes"),
+        "{msg}"
+    );
+    // With --worker: no master here, N workers of the given one.
+    let s = spec(&[
+        "x.rhai",
+        "--worker",
+        "--processes",
+        "2",
+        "--master-port",
+        "6000",
+    ])
+    .expect("a supervisor");
+    assert!(s.master.is_none());
+    assert!(matches!(&s.ui, Ui::Worker(w) if w.master_port == 6000));
+    assert_eq!(s.processes.expect("local workers").count, 2);
+}
+
+#[test]
+fn a_processes_child_gets_everything_a_worker_needs_on_its_command_line() {
+    let s = spec(&[
+        "x.rhai",
+        "Api",
+        "--processes",
+        "2",
+        "-T",
+        "a",
+        "b",
+        "--host",
+        "http://h:1",
+        "--seed",
+        "7",
+        "--equal-weights",
+        "--loglevel",
+        "debug",
+        "--max-body-size",
+        "1KiB",
+        "--max-stats-rows",
+        "50",
+        "--master-secret",
+        "s3cret",
+        "--csv",
+        "out",
+        "-u",
+        "9",
+    ])
+    .expect("a master");
+    let p = s.processes.expect("local workers");
+    let args: Vec<String> = p
+        .worker_args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "--worker",
+        "x.rhai",
+        "Api",
+        "--tags=a,b",
+        "--host=http://h:1",
+        "--seed=7",
+        "--equal-weights",
+        "--loglevel=DEBUG",
+        "--max-body-size=1024",
+        "--max-stats-rows=50",
+    ] {
+        assert!(args.iter().any(|a| a == want), "{want} missing: {args:?}");
+    }
+    // Reports, -u and the secret (sent in the environment) are not a worker's business.
+    assert!(
+        !args
+            .iter()
+            .any(|a| a.contains("csv") || a.contains("s3cret") || a == "-u"),
+        "{args:?}"
+    );
+    assert_eq!(p.secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+    // The child reads its command line only: a config file asking for processes (which would
+    // fork again) or a master is not read; the secret comes from the environment.
+    let dir = dir_with("locust.conf", "processes = 4\nmaster = true\nusers = 50\n");
+    let child_args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let vars = [
+        (crate::options::PROCESSES_CHILD_ENV, "1"),
+        ("RUSTLOCUST_MASTER_SECRET", "s3cret"),
+        ("LOCUST_USERS", "70"),
+    ];
+    let child = spec_in(&child_args, &vars, dir.path()).expect("a child worker");
+    assert!(child.processes.is_none() && child.master.is_none());
+    assert_eq!(
+        child.run.load.users, 1,
+        "neither the file nor LOCUST_USERS was read"
+    );
+    let Ui::Worker(w) = &child.ui else {
+        panic!("not a worker: {:?}", child.ui);
+    };
+    assert_eq!(w.secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+    assert_eq!(child.run.scenario_options.user_classes, ["Api"]);
+    assert_eq!(child.run.scenario_options.tags, ["a", "b"]);
+    assert_eq!(child.run.runner.http.max_body, Some(1024));
+    assert_eq!(child.max_stats_rows, 50);
 }

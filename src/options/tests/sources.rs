@@ -311,19 +311,19 @@ fn locust_options_rustlocust_lacks_are_refused_from_every_source() {
         assert_eq!(e.exit_code(), 2);
         e.to_string()
     };
-    let msg = refused(&[("LOCUST_PROCESSES", "4")], empty_dir().path());
+    let msg = refused(&[("LOCUST_CONFIG_USERS", "[]")], empty_dir().path());
     assert_eq!(
         msg,
-        "environment variable LOCUST_PROCESSES: --processes is a Locust option rustlocust does \
-         not support (rustlocust uses every core in one process; see --threads); remove it"
+        "environment variable LOCUST_CONFIG_USERS: --config-users is a Locust option rustlocust \
+         does not support (per-class settings as JSON; set them in the scenario); remove it"
     );
     let msg = refused(&[], dir_with("locust.conf", "\notel = true\n").path());
     assert!(
         msg.starts_with("`otel` in ./locust.conf line 2: --otel"),
         "{msg}"
     );
-    let msg = refused(&[], with_toml("processes = 4").path());
-    assert!(msg.contains("--processes is a Locust option"), "{msg}");
+    let msg = refused(&[], with_toml("config-users = \"[]\"").path());
+    assert!(msg.contains("--config-users is a Locust option"), "{msg}");
     let msg = refused(
         &[],
         dir_with("pyproject.toml", "[tool.locust]\notel = true\n").path(),

@@ -147,6 +147,10 @@ fn every_option_from_every_source() {
 /// `--web-login` only insists on `--web-auth`, which already protects the UI.
 const NO_EFFECT_OF_THEIR_OWN: &[&str] = &["config", "web-login"];
 
+/// Options that act in distributed mode only, without needing one mode (`--master-secret` is for
+/// masters and workers alike, and harmless in the environment of a local run): tested with it.
+const IN_MODE: &[(&str, &str)] = &[("master-secret", "--master")];
+
 fn outcome(args: &[String], dir: &Path) -> String {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     format!("{:?}", command_in(&args, &[], dir))
@@ -181,6 +185,12 @@ fn every_option_reaches_the_command() {
             let other = crate::options::defs::def(needs.option).expect("declared");
             base.extend(command_line(other));
         }
+        base.extend(
+            IN_MODE
+                .iter()
+                .filter(|(key, _)| *key == def.key)
+                .map(|(_, mode)| mode.to_string()),
+        );
         let with = [base.clone(), command_line(def)].concat();
         let changed = [vec![], vec!["--headless".to_string()]].iter().any(|mode| {
             let (before, after) = ([&base[..], mode].concat(), [&with[..], mode].concat());

@@ -79,8 +79,18 @@ fn build(
     })
 }
 
-/// One row, Locust's `StatsEntry.to_dict()`.
+/// One row, Locust's `StatsEntry.to_dict()`; on a master, a row whose percentiles come from a
+/// Locust worker's 2-digit buckets also has `"approximate": true` (a key Locust's clients
+/// ignore; rows without it, and every row of a local run, are exact).
 fn entry_json(e: &Entry, now: f64) -> Value {
+    let mut row = locust_row(e, now);
+    if e.is_approximate() {
+        row["approximate"] = Value::Bool(true);
+    }
+    row
+}
+
+fn locust_row(e: &Entry, now: f64) -> Value {
     let p = e.percentiles(&STAT_PERCENTILES);
     let pct = |i: usize| latency(p.get(i).copied().unwrap_or(0.0));
     json!({
@@ -160,6 +170,16 @@ mod tests {
         assert_eq!(v["fail_ratio"], 1.0);
         assert_eq!(v["state"], "running");
         assert_eq!(v["user_count"], 3);
+    }
+
+    #[test]
+    fn only_rows_from_locusts_buckets_are_flagged_approximate() {
+        let mut exact = Entry::new("GET", "/rust", 1.0);
+        let mut bucketed = Entry::new("GET", "/py", 1.0);
+        exact.absorb_remote_meta(1.0, false);
+        bucketed.absorb_remote_meta(1.0, true);
+        assert_eq!(entry_json(&exact, 2.0).get("approximate"), None);
+        assert_eq!(entry_json(&bucketed, 2.0)["approximate"], true);
     }
 
     #[test]

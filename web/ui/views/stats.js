@@ -19,8 +19,11 @@ function sorted(rows, { key, dir }) {
   });
 }
 
+// A master marks rows whose percentiles come from a Locust worker's 2-digit buckets.
+const APPROX = '<span class="approx" title="Percentiles from a Locust worker\'s 2-digit buckets: approximate">≈</span> ';
+
 const line = (r, cls) =>
-  `<tr class="${cls}"><td class="l">${esc(r.method)}</td><td class="l name" title="${esc(r.name)}">${esc(r.name)}</td>` +
+  `<tr class="${cls}"><td class="l">${esc(r.method)}</td><td class="l name" title="${esc(r.name)}">${r.approximate ? APPROX : ''}${esc(r.name)}</td>` +
   `<td>${fmtInt(r.num_requests)}</td><td class="${r.num_failures > 0 ? 'bad' : ''}">${fmtInt(r.num_failures)}</td>` +
   `<td>${fmtMs(r.median_response_time)}</td><td>${fmtMs(r['response_time_percentile_0.95'])}</td>` +
   `<td>${fmtMs(r['response_time_percentile_0.99'])}</td><td>${fmtMs(r.avg_response_time)}</td>` +

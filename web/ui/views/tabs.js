@@ -4,7 +4,7 @@ import { refreshExceptions, refreshLogs, refreshTasks } from '../api.js';
 import { $ } from '../dom.js';
 import { isStartView, setUi } from '../state.js';
 
-export const TABS = ['statistics', 'charts', 'failures', 'exceptions', 'ratio', 'download', 'logs'];
+export const TABS = ['statistics', 'charts', 'failures', 'exceptions', 'ratio', 'download', 'logs', 'workers'];
 
 // The polled tabs are fetched at once when opened instead of at the next poll.
 const ON_OPEN = { exceptions: refreshExceptions, ratio: refreshTasks, logs: refreshLogs };
