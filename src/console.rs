@@ -130,6 +130,5 @@ pub async fn run_with_users(
     if code == 0 {
         code = exit_code(run.exit_code());
     }
-    run.quit(code).await;
-    Ok(code)
+    Ok(run.quit(code).await)
 }

@@ -24,7 +24,13 @@ use tokio::sync::{Notify, Semaphore};
 use crate::script::context::UserCtx;
 
 /// Virtual size of one coroutine stack. Only touched pages cost memory (typically 8–16 KiB).
-pub const STACK_SIZE: usize = 256 * 1024;
+///
+/// Sized for the worst a script may reach: Rhai's deepest call (`MAX_CALL_LEVELS`, ~7 KiB a level
+/// in a debug build) plus the deepest value (`script::limits::MAX_DATA_DEPTH`) formatted or
+/// compared (~2.5 KiB a level, the costliest recursions); about 400 KiB in a debug build, less in
+/// release. 256 KiB overflowed (SIGSEGV, the whole process) with 64-deep data 20 calls down.
+/// Proved by tests/script_limits.rs. Virtual only: an idle user holds no stack at all.
+pub const STACK_SIZE: usize = 1024 * 1024;
 
 type Suspended = Pin<Box<dyn Future<Output = ()>>>;
 type Y = Yielder<Resume, Suspended>;
@@ -95,6 +101,12 @@ impl StopSignal {
         if self.level.fetch_max(to as u8, Ordering::AcqRel) < to as u8 {
             self.changed.notify_waiters();
         }
+    }
+    /// Back to running, for a context that is reused after a stop (the runner's listeners,
+    /// between two events). Only while nothing runs with it.
+    pub fn reset(&self) {
+        self.level
+            .store(StopLevel::Running as u8, Ordering::Release);
     }
     /// Resolves once the level is at least `at`.
     pub async fn reached(&self, at: StopLevel) {

@@ -273,3 +273,56 @@ fn bad_run_time_unit() {
 fn csv_full_history_without_csv() {
     option_error(&["--csv-full-history"], &["--csv-full-history", "--csv"]);
 }
+
+/// A syntax error inside an imported module names the module's file, line and column (it used
+/// to name the importing file with the module's line).
+#[test]
+fn syntax_error_in_an_imported_module_names_the_module() {
+    let t = Target::start();
+    let s = scenario(&format!("import \"helpers\" as h;\n{}", good(&t.url())));
+    std::fs::write(
+        s.dir.path().join("helpers.rhai"),
+        "fn ok() { 1 }\n\nfn broken() { let x = ; }\n",
+    )
+    .unwrap();
+    let err = refused(&t, &s.path, &[], &["helpers.rhai:3:23"]);
+    assert!(!err.contains("scenario.rhai"), "{err}");
+}
+
+/// An endless (`/dev/zero`) or huge file given as the scenario is refused after 16 MiB, not read
+/// until memory runs out.
+#[test]
+fn an_endless_or_huge_scenario_file_is_refused() {
+    let t = Target::start();
+    refused(
+        &t,
+        std::path::Path::new("/dev/zero"),
+        &[],
+        &["/dev/zero", "larger than 16 MiB"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.rhai");
+    let line = "// padding padding padding padding padding padding padding padding\n";
+    std::fs::write(&big, line.repeat((17 << 20) / line.len())).unwrap();
+    refused(&t, &big, &[], &["big.rhai", "larger than 16 MiB"]);
+}
+
+/// `--check` of a scenario with 20,000 functions that have parameters: Rhai's parser scanned every
+/// function at every variable access (quadratic, 300 s in a debug build); now about 2 s.
+#[test]
+fn check_of_many_functions_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.rhai");
+    let mut src: String = (0..20_000)
+        .map(|i| format!("fn f{i}(a, b) {{ let x = a + b; x * {i} }}\n"))
+        .collect();
+    src.push_str("fn t() {}\nuser(\"U\", #{ tasks: [t] });\n");
+    std::fs::write(&path, src).unwrap();
+    let started = std::time::Instant::now();
+    let mut cmd = bin();
+    cmd.arg(&path).arg("--check");
+    let r = run(cmd, Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(20), "--check took {took:?}");
+}

@@ -151,12 +151,11 @@ pub async fn run_worker(
     match served {
         Ok(code) => {
             link.close(QUIT_LINGER).await;
-            run.quit(code).await;
-            Ok(code)
+            Ok(run.quit(code).await)
         }
         Err(e) => {
             drop(link);
-            run.quit(1).await;
+            let _ = run.quit(1).await;
             Err(e.into())
         }
     }

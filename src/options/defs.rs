@@ -346,7 +346,8 @@ options! {
         key: "exit-code-on-error", locust_env: &["LOCUST_EXIT_CODE_ON_ERROR"],
         shape: Shape::Integer, value_name: "CODE", example: "3",
     }
-    /// How long users may finish their current task when the test stops
+    /// How long users may finish their current task when the test stops; also how long an event
+    /// listener still running then may take before it is cancelled (10s when 0)
     stop_timeout: Duration = parse_timespan_value, default "0" {
         key: "stop-timeout", short: Some('s'), locust_env: &["LOCUST_STOP_TIMEOUT"],
         shape: Shape::Span, value_name: "TIME", example: "5s",
@@ -419,6 +420,21 @@ options! {
     /// Most background jobs (`background(...)`) one user may run at once
     max_background_jobs: usize = parse_max_background_jobs, default "100" {
         key: "max-background-jobs", shape: Shape::Integer, value_name: "N", example: "7",
+    }
+    /// Longest string a scenario may build, in bytes: a longer one is an exception at the
+    /// operation that grows it (e.g. a runaway `s += s`)
+    max_string_size: usize = parse_size_limit, default "67108864" {
+        key: "max-string-size", shape: Shape::Integer, value_name: "BYTES", example: "1048576",
+    }
+    /// Most elements one array may hold, nested arrays' elements included: more is an
+    /// exception at the operation that adds them
+    max_array_size: usize = parse_size_limit, default "1000000" {
+        key: "max-array-size", shape: Shape::Integer, value_name: "N", example: "5000",
+    }
+    /// Most entries one object map may hold, nested maps' entries included: more is an
+    /// exception at the operation that adds them
+    max_map_size: usize = parse_size_limit, default "1000000" {
+        key: "max-map-size", shape: Shape::Integer, value_name: "N", example: "6000",
     }
     /// Bound of the coroutine stack pool (for tests)
     max_coroutine_stacks: usize = parse_count::<usize> {

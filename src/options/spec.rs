@@ -205,6 +205,11 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             exclude_tags: v.exclude_tags,
             user_classes: v.user_classes,
             equal_weights: v.equal_weights,
+            limits: crate::script::Limits {
+                string: v.max_string_size,
+                array: v.max_array_size,
+                map: v.max_map_size,
+            },
             // Each run has its own role and stop_test state.
             control: Default::default(),
         },

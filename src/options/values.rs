@@ -88,6 +88,16 @@ fn parse_at_least_one(s: &str, not_a_number: &str, zero: &str) -> Result<usize, 
     }
 }
 
+/// `--max-string-size`, `--max-array-size`, `--max-map-size`: 0 would switch Rhai's check off,
+/// and with it the nesting-depth check that keeps deep data from crashing a user's stack.
+pub fn parse_size_limit(s: &str) -> Result<usize, String> {
+    parse_at_least_one(
+        s,
+        "expected a whole number, e.g. 1000000",
+        "must be at least 1 (a limit cannot be switched off)",
+    )
+}
+
 /// A size in bytes: a whole number, optionally with a unit (`k`/`KB`/`KiB`, `M`..., `G`...,
 /// all binary: 1 KB = 1024 bytes); 0 means no limit.
 pub fn parse_byte_size(s: &str) -> Result<Option<u64>, String> {

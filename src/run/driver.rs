@@ -89,7 +89,10 @@ pub async fn drive(
     fe: &mut impl FrontEnd,
     mut commands: Option<mpsc::UnboundedReceiver<Command>>,
 ) -> std::io::Result<()> {
-    let mut signals = Signals::new()?;
+    let mut signals = match run.take_signals() {
+        Some(s) => s,
+        None => Signals::new()?,
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_second = Instant::now();

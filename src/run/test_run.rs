@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use rhai::{Dynamic, Map};
 use tokio::sync::watch;
 
+use super::driver::Signals;
 use super::mailbox::Mailbox;
 use super::status::{RunState, RunStatus};
 use super::users::{self, Users, UsersFactory};
@@ -69,6 +70,9 @@ pub struct TestRun {
     /// What happened since the last [`TestRun::take_interval`] (a worker's delta reports).
     interval: Option<Arc<Mutex<Stats>>>,
     status: watch::Sender<RunStatus>,
+    /// Ctrl-C/SIGTERM, listened to from the start: one that comes while test_start's listeners
+    /// run is seen by the driver once they return (see [`TestRun::take_signals`]).
+    signals: Option<Signals>,
     /// Custom messages to and from other nodes (a master's workers); None on a local run.
     mailbox: Option<Box<dyn Mailbox>>,
     /// Message types that arrived without a handler, logged once each.
@@ -88,11 +92,14 @@ impl TestRun {
         scenario: Arc<Scenario>,
         users: UsersFactory,
     ) -> TestRun {
+        // Before `init`: a Ctrl-C during its listeners is not lost.
+        let signals = Signals::new().ok();
         let hooks = Hooks::new(
             scenario.clone(),
             &cfg.runner.http,
             cfg.runner.host.as_deref(),
             cfg.runner.seed,
+            cfg.stop_timeout,
         );
         hooks
             .fire(Builtin::Init, role_args(&scenario.control))
@@ -129,6 +136,7 @@ impl TestRun {
             older: 0,
             window_started: Instant::now(),
             interval: None,
+            signals,
             mailbox: None,
             unhandled: HashSet::new(),
         }
@@ -161,6 +169,11 @@ impl TestRun {
         }
     }
 
+    /// The signals listened to since this test run was made (once; the driver's).
+    pub(crate) fn take_signals(&mut self) -> Option<Signals> {
+        self.signals.take()
+    }
+
     /// The run's status as it changes (state, users, host, times).
     pub fn status(&self) -> watch::Receiver<RunStatus> {
         self.status.subscribe()
@@ -181,6 +194,7 @@ impl TestRun {
             &self.cfg.runner.http,
             self.cfg.runner.host.as_deref(),
             self.cfg.runner.seed,
+            self.cfg.stop_timeout,
         );
         self.loaded = scenario.clone();
         self.scenario = scenario;
@@ -250,6 +264,7 @@ impl TestRun {
             test.runner.set_target(users as usize, spawn_rate);
             if run_time.is_some() {
                 test.deadline = deadline;
+                self.hooks.set_stop_at(deadline);
             }
             self.status.send_modify(|st| {
                 st.state = RunState::Spawning;
@@ -296,6 +311,9 @@ impl TestRun {
         });
         let mut args = role_args(&self.scenario.control);
         args.insert("host".into(), host.unwrap_or_default().into());
+        // The run time counts from here: a test_start listener still running then is cut short.
+        self.hooks.new_test();
+        self.hooks.set_stop_at(deadline);
         self.hooks.fire(Builtin::TestStart, args).await;
         log::info!("Ramping to {users} users at a rate of {spawn_rate:.2} per second");
         runner.set_target(users as usize, spawn_rate);
@@ -387,6 +405,7 @@ impl TestRun {
             return;
         };
         self.status.send_modify(|st| st.state = RunState::Stopping);
+        self.hooks.set_stop_at(None);
         let hurried = StopSignal::new();
         let stop_timeout = self.cfg.stop_timeout;
         let hooks = &self.hooks;
@@ -398,15 +417,16 @@ impl TestRun {
             test.runner.shutdown().await;
             hooks.fire(Builtin::TestStop, Map::new()).await;
         };
-        let watch = async {
-            hurry.await;
-            hurried.raise(StopLevel::Abort);
-            hooks.abort();
-            std::future::pending::<()>().await
-        };
+        tokio::pin!(stopping);
         tokio::select! {
-            _ = stopping => {}
-            _ = watch => {}
+            _ = &mut stopping => {}
+            _ = hurry => {
+                hurried.raise(StopLevel::Abort);
+                hooks.abort();
+                // Users and listeners are cancelled now: what is left ends at once, and a
+                // cancelled listener is still recorded.
+                stopping.await;
+            }
         }
         // What the runner's own listeners recorded on this thread.
         if let Some(d) = context::take_shard() {
@@ -465,6 +485,7 @@ impl TestRun {
     /// How long users may finish their task when the test stops (a master's `stop_timeout`).
     pub fn set_stop_timeout(&mut self, stop_timeout: Duration) {
         self.cfg.stop_timeout = stop_timeout;
+        self.hooks.set_stop_timeout(stop_timeout);
     }
 
     /// Users running now per class (empty without a test).
@@ -554,11 +575,17 @@ impl TestRun {
         }
     }
 
-    /// Fire `quitting` with the exit code; the last thing before the process exits.
-    pub async fn quit(self, code: i32) {
+    /// Fire `quitting` with the exit code; the last thing before the process exits. Returns the
+    /// code to exit with: `--exit-code-on-error` instead of 0 when its listeners were cut short.
+    pub async fn quit(self, code: i32) -> i32 {
         let mut q = Map::new();
         q.insert("exit_code".into(), Dynamic::from_int(code as i64));
-        self.hooks.fire(Builtin::Quitting, q).await;
+        let cut = self.hooks.fire(Builtin::Quitting, q).await;
+        if cut && code == 0 {
+            self.cfg.exit_code_on_error
+        } else {
+            code
+        }
     }
 }
 

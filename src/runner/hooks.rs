@@ -3,10 +3,15 @@
 //! other nodes (`on_message`) run here, on the control thread, one after the other in a coroutine
 //! with a process-wide HTTP session: they may `sleep` and make requests through `client()`, as
 //! Locust's test_start hooks do (the seed's "get a token at test start").
+//!
+//! A listener obeys the stop levels users do (see `watchdog.rs`): once the test should stop it has
+//! a grace period (`--stop-timeout`, [`DEFAULT_GRACE`] when that is 0), then it is cancelled, and
+//! the cut is recorded as an exception (so the run's exit code is `--exit-code-on-error`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -18,8 +23,14 @@ use crate::script::context::{self, Host, JobHandle, UserCtx};
 use crate::script::events::Builtin;
 use crate::script::{Callable, RunControl, Scenario};
 
+use super::watchdog::{self, Cut};
+
 /// Listeners run one at a time: a few stacks are plenty.
 const HOOK_STACKS: usize = 4;
+
+/// How long a listener may still run once the test should stop, when `--stop-timeout` is 0: a
+/// test_stop that logs out or cleans up needs a moment, and 0 would cancel it outright.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 struct ProcessHost {
     scenario: Arc<Scenario>,
@@ -38,6 +49,12 @@ pub struct Hooks {
     scenario: Arc<Scenario>,
     pool: StackPool,
     ctx: Rc<UserCtx>,
+    grace: Cell<Duration>,
+    /// When the running test should end (its run time): listeners still running then get their
+    /// grace.
+    stop_at: Cell<Option<Instant>>,
+    /// A second Ctrl-C/SIGTERM hurried the stop: what is left of it runs no more listeners.
+    hurried: Cell<bool>,
 }
 
 impl Hooks {
@@ -47,6 +64,7 @@ impl Hooks {
         http_cfg: &HttpConfig,
         host: Option<&str>,
         seed: Option<u64>,
+        stop_timeout: Duration,
     ) -> Hooks {
         let base = host
             .map(str::to_string)
@@ -80,32 +98,65 @@ impl Hooks {
         context::set_host(Some(Rc::new(ProcessHost {
             scenario: scenario.clone(),
         })));
-        Hooks {
+        watchdog::install();
+        let hooks = Hooks {
             scenario,
             pool: StackPool::new(HOOK_STACKS),
             ctx,
-        }
+            grace: Cell::new(DEFAULT_GRACE),
+            stop_at: Cell::new(None),
+            hurried: Cell::new(false),
+        };
+        hooks.set_stop_timeout(stop_timeout);
+        hooks
     }
 
-    /// Run the listeners of a runner event; returns when they are done.
-    pub async fn fire(&self, event: Builtin, args: Map) {
+    /// Listeners get `--stop-timeout` to finish once the test should stop ([`DEFAULT_GRACE`]
+    /// when 0).
+    pub fn set_stop_timeout(&self, stop_timeout: Duration) {
+        self.grace.set(if stop_timeout.is_zero() {
+            DEFAULT_GRACE
+        } else {
+            stop_timeout
+        });
+    }
+
+    /// When the running test should end (None: no run time, or no test).
+    pub fn set_stop_at(&self, at: Option<Instant>) {
+        self.stop_at.set(at);
+    }
+
+    /// Run the listeners of a runner event; returns when they are done, or were cut short (true).
+    pub async fn fire(&self, event: Builtin, args: Map) -> bool {
         let name = event.as_str();
         if !self.scenario.events.has_listeners(name) {
-            return;
+            return false;
         }
+        let stopping = matches!(
+            event,
+            Builtin::TestStopping | Builtin::TestStop | Builtin::Quitting
+        );
         let sc = self.scenario.clone();
-        self.run(name, move || sc.fire(name, args)).await;
+        self.run(name, stopping, move || sc.fire(name, args)).await
     }
 
     /// Run the script's handlers of a custom message (`on_message`); returns when they are done.
     pub async fn fire_message(&self, kind: &str, data: Dynamic, sender: &str) {
         let sc = self.scenario.clone();
         let (k, from) = (kind.to_owned(), sender.to_owned());
-        self.run(kind, move || sc.fire_message(&k, data, &from))
+        self.run(kind, false, move || sc.fire_message(&k, data, &from))
             .await;
     }
 
-    async fn run(&self, what: &str, listeners: impl FnOnce() + 'static) {
+    async fn run(&self, what: &str, stopping: bool, listeners: impl FnOnce() + 'static) -> bool {
+        if stopping && self.hurried.get() {
+            log::warn!(
+                "listeners of event '{what}' not run: the stop was hurried (Ctrl-C/SIGTERM twice)"
+            );
+            return false;
+        }
+        let grace = self.grace.get();
+        let batch = watchdog::arm(self.ctx.stop.clone(), stopping, self.stop_at.get(), grace);
         let out = coro::run(
             &self.pool,
             Some(self.ctx.clone()),
@@ -115,11 +166,36 @@ impl Hooks {
         if let Err(e) = out.await {
             log::error!("listeners of '{what}': {e}");
         }
+        // Cut by the watchdog, or by `abort` (a second signal seen by the driver).
+        let cut = batch
+            .cut()
+            .or_else(|| (self.ctx.stop.level() >= StopLevel::Abort).then_some(Cut::Signal));
+        if let Some(why) = cut {
+            let why = match why {
+                Cut::Timeout(t) => format!(
+                    "still running {} s after the test began to stop (--stop-timeout, {} s when 0)",
+                    t.as_secs_f64(),
+                    DEFAULT_GRACE.as_secs()
+                ),
+                Cut::Signal => "Ctrl-C/SIGTERM while the test was stopping".to_string(),
+            };
+            let msg = format!("listeners of event '{what}' cancelled: {why}");
+            log::error!("{msg}");
+            crate::script::context::record_exception(&msg, "");
+        }
+        cut.is_some()
     }
 
-    /// Cancel listeners that are still waiting (a second Ctrl-C).
+    /// Cancel listeners that are still running (a second Ctrl-C); the rest of this stop runs
+    /// none.
     pub fn abort(&self) {
+        self.hurried.set(true);
         self.ctx.stop.raise(StopLevel::Abort);
+    }
+
+    /// A new test: its stop runs its listeners again.
+    pub fn new_test(&self) {
+        self.hurried.set(false);
     }
 }
 

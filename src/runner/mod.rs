@@ -5,6 +5,7 @@
 pub mod dispatch;
 pub mod hooks;
 pub mod user;
+pub mod watchdog;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashSet};

@@ -12,6 +12,8 @@ pub enum ScriptError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot read scenario '{path}': larger than {limit_mib} MiB (is it a scenario file?)")]
+    TooLarge { path: String, limit_mib: u64 },
     #[error("{file}:{line}:{col}: {message}")]
     At {
         file: String,

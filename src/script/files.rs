@@ -2,9 +2,14 @@
 //! `import`s resolve against. Directories are expanded by the options layer
 //! (`options::spec::scenario_files`), before the loader sees the list.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::ScriptError;
+
+/// The largest scenario file read: far more than any script (a 16 MiB one takes seconds to
+/// compile), far less than what would hurt.
+pub const MAX_SCENARIO_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One scenario file's text.
 #[derive(Clone, Debug)]
@@ -17,11 +22,29 @@ pub struct Source {
 }
 
 impl Source {
+    /// Read a scenario file, at most [`MAX_SCENARIO_BYTES`] of it: `/dev/zero` or a huge file
+    /// given by mistake is an error, not a process that grows until memory runs out.
     pub fn read(path: &Path) -> Result<Source, ScriptError> {
         let file = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|e| ScriptError::Read {
+        let read_err = |e| ScriptError::Read {
             path: file.clone(),
             source: e,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+            return Err(ScriptError::TooLarge {
+                path: file,
+                limit_mib: MAX_SCENARIO_BYTES >> 20,
+            });
+        }
+        let src = String::from_utf8(bytes).map_err(|e| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            ))
         })?;
         Ok(Source {
             file,

@@ -17,6 +17,7 @@ pub mod events;
 pub mod feeder;
 pub mod files;
 pub mod http_settings;
+pub mod limits;
 pub mod model;
 mod multipart;
 pub mod ratio;
@@ -35,6 +36,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Scope};
 
 pub use error::{Control, Failure, ScriptError};
 pub use files::Source;
+pub use limits::Limits;
 pub use model::{Callable, Task, TaskKind, TaskSet, UserClass, WaitTime};
 pub use run_control::{Role, RoleKind, RunControl};
 
@@ -58,6 +60,8 @@ pub struct LoadOptions {
     pub control: Arc<RunControl>,
     /// Locust's `--equal-weights`: every class and every task (nested ones too) gets weight 1.
     pub equal_weights: bool,
+    /// The size limits of the scenario's values.
+    pub limits: Limits,
 }
 
 /// Cloning is cheap and shares the compiled script, listeners and run control: a clone differs
@@ -115,7 +119,7 @@ impl Scenario {
         let units = sources
             .iter()
             .enumerate()
-            .map(|(unit, s)| compile(unit, s, &decls, &events, &opts.control))
+            .map(|(unit, s)| compile(unit, s, &decls, &events, opts))
             .collect::<Result<Vec<_>, _>>()?;
         let display = files.join(",");
         let declared = std::mem::take(&mut decls.lock().classes);
@@ -254,6 +258,7 @@ pub fn api_engine() -> Engine {
         0,
         &Arc::new(RunControl::default()),
         Path::new("."),
+        &Limits::default(),
     )
 }
 
@@ -264,9 +269,16 @@ fn compile(
     s: &Source,
     decls: &Arc<Mutex<Declarations>>,
     events: &Arc<Events>,
-    control: &Arc<RunControl>,
+    opts: &LoadOptions,
 ) -> Result<Unit, ScriptError> {
-    let mut engine = build_engine(decls.clone(), events.clone(), unit, control, &s.dir);
+    let mut engine = build_engine(
+        decls.clone(),
+        events.clone(),
+        unit,
+        &opts.control,
+        &s.dir,
+        &opts.limits,
+    );
     let mut ast = engine.compile(&s.src).map_err(|e| {
         ScriptError::at(
             &s.file,
@@ -277,7 +289,7 @@ fn compile(
     ast.set_source(s.file.as_str());
     let before = decls.lock().classes.len();
     let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
-        .map_err(|e| ScriptError::from_eval(&s.file, &e))?;
+        .map_err(|e| ScriptError::from_eval(&error_file(s, &e), &e))?;
     let fns: HashSet<(String, usize)> = ast
         .iter_functions()
         .map(|f| (f.name.to_string(), f.params.len()))
@@ -292,12 +304,39 @@ fn compile(
     Ok(Unit::new(s.file.clone(), engine, fns))
 }
 
+/// The file an error of `s`'s top level happened in: the innermost imported module's (its
+/// position is in that file), else `s`'s own.
+fn error_file(s: &Source, err: &EvalAltResult) -> String {
+    let mut module = None;
+    let mut e = err;
+    loop {
+        match e {
+            EvalAltResult::ErrorInFunctionCall(.., inner, _) => e = inner,
+            EvalAltResult::ErrorInModule(name, inner, _) => {
+                module = Some(name);
+                e = inner;
+            }
+            _ => break,
+        }
+    }
+    match module {
+        // As the module resolver finds it: relative to the scenario's folder, with `.rhai`.
+        Some(name) => {
+            let mut path = PathBuf::from(name.as_str());
+            path.set_extension("rhai");
+            s.dir.join(path).display().to_string()
+        }
+        None => s.file.clone(),
+    }
+}
+
 fn build_engine(
     decls: Arc<Mutex<Declarations>>,
     events: Arc<Events>,
     unit: usize,
     control: &Arc<RunControl>,
     dir: &Path,
+    limits: &Limits,
 ) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_call_levels(MAX_CALL_LEVELS);
@@ -314,6 +353,8 @@ fn build_engine(
     api_control::register(&mut engine, unit, control);
     events::register(&mut engine, events, unit);
     stdlib::register(&mut engine, dir);
+    // After the shipped stdlib compiled: Rhai also holds its string literals to the limit.
+    limits.apply(&mut engine);
     engine
 }
 

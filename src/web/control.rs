@@ -102,7 +102,7 @@ pub async fn serve_with(
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
     let code = run.exit_code();
-    run.quit(code).await;
+    let code = run.quit(code).await;
     result?;
     Ok(code)
 }
