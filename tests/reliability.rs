@@ -192,6 +192,16 @@ fn with_ulimit(ulimit: &str, cmd: &Command) -> Command {
 
 #[test]
 fn hostile_bodies_are_bounded_and_large_ones_can_be_read_without_keeping_them() {
+    hostile_bodies(&[]);
+}
+
+/// The same limits and texts on the reqwest engine, which reads bodies with the same reader.
+#[test]
+fn hostile_bodies_are_bounded_on_the_reqwest_engine_too() {
+    hostile_bodies(&["--http-engine", "reqwest"]);
+}
+
+fn hostile_bodies(engine: &[&str]) {
     let server = HostileServer::start();
     let src = format!(
         r#"user("U", #{{ host: "{host}", wait_time: constant(0.05), tasks: ["t"] }});
@@ -217,6 +227,7 @@ fn t() {{
         "--max-body-size",
         "1MiB",
     ];
+    let args = [&args[..], engine].concat();
     let (cmd, _s, prefix) = headless_src(&src, &args);
     let mut p = spawn(cmd);
     let peak = peak_rss_kb(&mut p, LIMIT);

@@ -43,6 +43,10 @@ pub enum HttpError {
     /// DNS failure, TLS error, protocol error, other I/O error: holds the root cause.
     #[error("ConnectionError({})", py_repr(.0))]
     Connection(String),
+    /// The body's `Content-Encoding` could not be undone, or decoded past the size limit
+    /// (python-requests' `ContentDecodingError`).
+    #[error("ContentDecodingError({})", py_repr(.0))]
+    ContentDecoding(String),
     /// The client could not be set up (e.g. TLS configuration).
     #[error("{0}")]
     Config(String),
@@ -125,13 +129,19 @@ impl HttpError {
         }
     }
 
+    /// An I/O error found inside an engine's error: an early end of the body is python-requests'
+    /// IncompleteRead.
+    fn from_io_while(io: &io::Error, in_body: bool) -> HttpError {
+        if in_body && io.kind() == io::ErrorKind::UnexpectedEof {
+            return HttpError::Connection("Connection broken: IncompleteRead".into());
+        }
+        HttpError::from_io(io)
+    }
+
     /// Maps a hyper error. `in_body`: the response head had been received already.
     pub(crate) fn from_hyper(e: &hyper::Error, in_body: bool) -> HttpError {
         if let Some(io) = find_io(e) {
-            if in_body && io.kind() == io::ErrorKind::UnexpectedEof {
-                return HttpError::Connection("Connection broken: IncompleteRead".into());
-            }
-            return HttpError::from_io(io);
+            return HttpError::from_io_while(io, in_body);
         }
         if e.is_incomplete_message() || e.is_canceled() {
             return if in_body {
@@ -145,6 +155,36 @@ impl HttpError {
         }
         HttpError::Connection(chain(e))
     }
+}
+
+impl HttpError {
+    /// Maps a reqwest error (the reqwest engine) to the same texts as the fast path: hyper and
+    /// I/O errors inside it are mapped as [`HttpError::from_hyper`] maps them. `in_body`: the
+    /// response head had been received already.
+    pub(crate) fn from_reqwest(e: &reqwest::Error, in_body: bool) -> HttpError {
+        if let Some(h) = find::<hyper::Error>(e) {
+            return HttpError::from_hyper(h, in_body);
+        }
+        if let Some(io) = find_io(e) {
+            return HttpError::from_io_while(io, in_body);
+        }
+        if e.is_builder() {
+            return HttpError::InvalidUrl(chain(e));
+        }
+        HttpError::Connection(chain(e))
+    }
+}
+
+/// The first error of type `T` in `e`'s source chain.
+fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// `64 MiB`, `1 KiB`, or `1500 bytes`: whole binary units when the limit is one.

@@ -16,6 +16,7 @@ use tokio::task::AbortHandle;
 
 use super::error::HttpError;
 use super::url::Origin;
+use super::Resolve;
 
 pub(crate) type ReqBody = Full<Bytes>;
 
@@ -43,14 +44,22 @@ type DnsKey = (Box<str>, u16);
 type DnsEntry = (Arc<[SocketAddr]>, Instant);
 
 /// Per-process DNS cache (per `Client`), so that thousands of users starting at once resolve a host
-/// once instead of once per connection.
+/// once instead of once per connection; `--resolve` entries answer first.
 #[derive(Default)]
 pub(crate) struct DnsCache {
     map: Mutex<HashMap<DnsKey, DnsEntry>>,
+    overrides: Vec<Resolve>,
 }
 
 impl DnsCache {
     async fn resolve(&self, host: &str, port: u16) -> Result<Arc<[SocketAddr]>, HttpError> {
+        if let Some(r) = self
+            .overrides
+            .iter()
+            .find(|r| r.port == port && r.host.eq_ignore_ascii_case(host))
+        {
+            return Ok(Arc::new([r.addr]));
+        }
         let key = (Box::<str>::from(host), port);
         if let Some((addrs, at)) = self.map.lock().unwrap().get(&key) {
             if at.elapsed() < DNS_TTL {
@@ -84,13 +93,16 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    pub fn new(tls: Arc<rustls::ClientConfig>) -> Connector {
+    pub fn new(tls: Arc<rustls::ClientConfig>, overrides: Vec<Resolve>) -> Connector {
         let mut builder = http1::Builder::new();
         builder.max_buf_size(8192);
         Connector {
             tls,
             builder,
-            dns: DnsCache::default(),
+            dns: DnsCache {
+                overrides,
+                ..DnsCache::default()
+            },
         }
     }
 

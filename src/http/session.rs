@@ -1,4 +1,10 @@
-//! `Client` (per worker thread) and `Session` (per user): pools, cookies, redirects, timeouts.
+//! `Client` (per worker thread) and `Session` (per user): pools, cookies, redirects, timeouts,
+//! decoding. The hyper fast path's exchange lives here; the reqwest engine's in `engine.rs`, both
+//! fed by the same `build` and read by the same redirect loop.
+//!
+//! Past 600 lines on purpose: the redirect loop, request building, the fast path's exchange, the
+//! per-user pools and the cookie jar all work on `Session`'s private state in one hot path;
+//! splitting them would widen that state's visibility for no reader's gain.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -14,10 +20,11 @@ use http::{Method, Uri};
 use http_body_util::Full;
 
 use super::body::{read_body, BodyLimits, ExchangeError};
+use super::engine::{self, EngineKind, Head, Http2};
 use super::error::HttpError;
 use super::pool::{Conn, Connector, ReqBody, MAX_IDLE_PER_ORIGIN};
 use super::url::{self as urls, BaseUrl, Origin};
-use super::{HttpConfig, Request, Response};
+use super::{HttpConfig, Request, RequestDefaults, Resolve, Response};
 
 /// Per worker thread: settings, shared TLS config, DNS cache. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
@@ -27,19 +34,36 @@ pub struct Client {
 
 struct ClientInner {
     connector: Connector,
+    reqwest: engine::Reqwest,
     default_timeout: Duration,
     max_redirects: u32,
+    engine: EngineKind,
+    proxy_in_env: bool,
+    /// `None`: no `Accept-Encoding` by default.
+    accept_encoding: Option<HeaderValue>,
+    max_decoded: usize,
     max_body: Option<u64>,
 }
 
 impl Client {
     pub fn new(cfg: &HttpConfig) -> Result<Client, HttpError> {
-        let tls = super::tls::client_config(cfg.insecure)?;
+        let tls = super::tls::client_config(cfg)?;
+        let resolve = cfg
+            .resolve
+            .iter()
+            .map(|r| r.parse::<Resolve>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(HttpError::Config)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                connector: Connector::new(tls),
+                reqwest: engine::Reqwest::new(tls.clone(), resolve.clone()),
+                connector: Connector::new(tls, resolve),
                 default_timeout: cfg.default_timeout,
                 max_redirects: cfg.max_redirects,
+                engine: cfg.engine,
+                proxy_in_env: engine::proxy_in_env(),
+                accept_encoding: accept_encoding(&cfg.accept_encoding)?,
+                max_decoded: cfg.max_decoded,
                 max_body: cfg.max_body,
             }),
         })
@@ -47,8 +71,18 @@ impl Client {
 
     /// A new user session: empty cookie jar, no connections yet.
     pub fn session(&self, base: Option<BaseUrl>) -> Rc<Session> {
+        self.session_with(base, None)
+    }
+
+    /// A new user session whose requests get `defaults` (a user class's `http:` settings).
+    pub fn session_with(
+        &self,
+        base: Option<BaseUrl>,
+        defaults: Option<Arc<RequestDefaults>>,
+    ) -> Rc<Session> {
         Rc::new(Session {
             client: self.inner.clone(),
+            defaults,
             base,
             pools: RefCell::new(Vec::new()),
             jar: RefCell::new(None),
@@ -68,6 +102,8 @@ impl Client {
 /// connections, never shared with other users. `!Send`: lives on its worker thread's `LocalSet`.
 pub struct Session {
     client: Arc<ClientInner>,
+    /// The user class's request settings (engine, http2, Accept-Encoding), if it has any.
+    defaults: Option<Arc<RequestDefaults>>,
     base: Option<BaseUrl>,
     /// Idle connections per origin (usually exactly one origin).
     pools: RefCell<Vec<Pool>>,
@@ -96,6 +132,27 @@ impl Target<'_> {
         s.push_str(&self.path);
         s
     }
+}
+
+/// An `Accept-Encoding` value; empty: none.
+fn accept_encoding(value: &str) -> Result<Option<HeaderValue>, HttpError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    HeaderValue::from_str(value)
+        .map(Some)
+        .map_err(|_| HttpError::InvalidHeader(format!("invalid Accept-Encoding value {value:?}")))
+}
+
+/// What one request keeps across its redirect hops.
+struct Hops {
+    engine: EngineKind,
+    http2: Http2,
+    proxy: Option<String>,
+    accept_encoding: Option<HeaderValue>,
+    timeout: Duration,
+    connect_timeout: Option<Duration>,
+    limits: BodyLimits,
 }
 
 /// User headers dropped when following a redirect (python-requests' `resolve_redirects`).
@@ -127,6 +184,11 @@ impl Session {
 
     pub fn base(&self) -> Option<&BaseUrl> {
         self.base.as_ref()
+    }
+
+    /// The user class's request settings (the script layer merges them into each request).
+    pub fn defaults(&self) -> Option<&RequestDefaults> {
+        self.defaults.as_deref()
     }
 
     /// Value of a cookie in the jar (any domain/path), unexpired.
@@ -183,28 +245,56 @@ impl Session {
             headers,
             body,
             timeout,
+            connect_timeout,
             follow_redirects,
+            engine,
+            http2,
+            accept_encoding: ae,
+            proxy,
+            auth,
             max_body,
             keep_body,
         } = req;
-        let timeout = timeout.unwrap_or(self.client.default_timeout);
-        let limits = BodyLimits {
-            max: match (max_body, keep_body) {
-                (Some(n), _) => Some((n, "max_body")),
-                (None, Some(_)) => None,
-                (None, None) => self.client.max_body.map(|n| (n, "--max-body-size")),
+        let c = &self.client;
+        let hops = Hops {
+            engine: engine::choose(engine, c.engine, http2, proxy.as_deref(), c.proxy_in_env)?,
+            http2,
+            proxy,
+            accept_encoding: match ae {
+                None => c.accept_encoding.clone(),
+                Some(v) => accept_encoding(&v)?,
             },
-            keep: keep_body.unwrap_or(u64::MAX),
+            timeout: timeout.unwrap_or(c.default_timeout),
+            connect_timeout,
+            limits: BodyLimits::new(max_body, keep_body, c.max_body),
         };
         let mut target = self.resolve(&url)?;
+        if let Some((user, pass)) = &auth {
+            target.auth = Some(urls::basic_auth(user, pass));
+        }
         let mut method = method;
         let mut body = body;
         let mut strip = Strip::default();
         let mut redirects = 0u32;
         loop {
-            let (parts, resp_body, body_len) = self
-                .exchange(&method, &target, &headers, strip, &body, timeout, limits)
-                .await?;
+            let (parts, resp_body, body_len) = match hops.engine {
+                EngineKind::Reqwest => {
+                    let mut request =
+                        self.build(&method, &target, &headers, strip, &body, &hops)?;
+                    *request.uri_mut() = absolute_uri(&target)?;
+                    let request = request.map(|_| body.clone());
+                    let origin = &target.origin;
+                    let timeout = hops.timeout + hops.connect_timeout.unwrap_or_default();
+                    let proxy = hops.proxy.as_deref();
+                    c.reqwest
+                        .exchange(hops.http2, proxy, request, origin, timeout, hops.limits)
+                        .await?
+                }
+                _ => {
+                    self.exchange(&method, &target, &headers, strip, &body, &hops)
+                        .await?
+                }
+            };
             if parts.headers.contains_key(header::SET_COOKIE) {
                 let cookies = parts
                     .headers
@@ -240,12 +330,20 @@ impl Session {
                     continue;
                 }
             }
+            let (body, body_len) = super::decode::decode_body(
+                &parts.headers,
+                resp_body,
+                body_len,
+                &hops.limits,
+                c.max_decoded,
+            )?;
             return Ok(Response {
                 status,
                 headers: parts.headers,
-                body: resp_body,
+                body,
                 body_len,
                 url: target.full_url(),
+                version: parts.version,
             });
         }
     }
@@ -352,16 +450,19 @@ impl Session {
         headers: &[(String, String)],
         strip: Strip,
         body: &Bytes,
-        timeout: Duration,
-        limits: BodyLimits,
-    ) -> Result<(http::response::Parts, Bytes, u64), HttpError> {
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(86400 * 365));
+        hops: &Hops,
+    ) -> Result<(Head, Bytes, u64), HttpError> {
+        let timeout = hops.timeout;
+        let far = |d: Duration| {
+            let now = tokio::time::Instant::now();
+            now.checked_add(d)
+                .unwrap_or_else(|| now + Duration::from_secs(86400 * 365))
+        };
+        let mut deadline = far(timeout);
+        let connect_deadline = hops.connect_timeout.map_or(deadline, far);
         let mut fresh_only = false;
         loop {
-            let request = self.build(method, target, headers, strip, body)?;
+            let request = self.build(method, target, headers, strip, body, hops)?;
             let pooled = if fresh_only {
                 None
             } else {
@@ -372,16 +473,21 @@ impl Session {
                 Some(c) => c,
                 None => {
                     let origin = &target.origin;
-                    match tokio::time::timeout_at(deadline, self.client.connector.connect(origin))
-                        .await
-                    {
-                        Ok(c) => c?,
+                    let connect = self.client.connector.connect(origin);
+                    match tokio::time::timeout_at(connect_deadline, connect).await {
+                        Ok(c) => {
+                            if hops.connect_timeout.is_some() {
+                                // `timeout` is the read timeout now, from here on
+                                deadline = far(timeout);
+                            }
+                            c?
+                        }
                         Err(_) => {
                             return Err(HttpError::connect_timeout(
                                 origin.https,
                                 &origin.host,
                                 origin.port,
-                                timeout,
+                                hops.connect_timeout.unwrap_or(timeout),
                             ))
                         }
                     }
@@ -392,15 +498,18 @@ impl Session {
                     conn.sender
                         .ready()
                         .await
-                        .map_err(|e| ExchangeError::Hyper(Phase::Ready, e))?;
+                        .map_err(|e| ExchangeError::Engine((Phase::Ready, e)))?;
                 }
                 let resp = conn
                     .sender
                     .send_request(request)
                     .await
-                    .map_err(|e| ExchangeError::Hyper(Phase::Head, e))?;
+                    .map_err(|e| ExchangeError::Engine((Phase::Head, e)))?;
                 let (parts, body) = resp.into_parts();
-                let (bytes, len) = read_body(body, limits).await?;
+                let (bytes, len) = read_body(body, hops.limits).await.map_err(|e| match e {
+                    ExchangeError::Engine(e) => ExchangeError::Engine((Phase::Body, e)),
+                    ExchangeError::TooLarge => ExchangeError::TooLarge,
+                })?;
                 Ok((parts, bytes, len))
             })
             .await;
@@ -413,15 +522,19 @@ impl Session {
                     if !close {
                         self.checkin(&target.origin, conn);
                     }
-                    return Ok((parts, bytes, len));
+                    let head = Head {
+                        status: parts.status,
+                        headers: parts.headers,
+                        version: parts.version,
+                    };
+                    return Ok((head, bytes, len));
                 }
                 Ok(Err(ExchangeError::TooLarge)) => {
                     // The rest of the body is never read: the connection cannot be reused.
                     drop(conn);
-                    let (limit, set_by) = limits.max.unwrap_or((0, "max_body"));
-                    return Err(HttpError::BodyTooLarge { limit, set_by });
+                    return Err(hops.limits.too_large());
                 }
-                Ok(Err(ExchangeError::Hyper(phase, e))) => {
+                Ok(Err(ExchangeError::Engine((phase, e)))) => {
                     drop(conn);
                     if phase == Phase::Ready {
                         // A stale idle connection noticed before sending: just take another one.
@@ -449,6 +562,7 @@ impl Session {
         user: &[(String, String)],
         strip: Strip,
         body: &Bytes,
+        hops: &Hops,
     ) -> Result<http::Request<ReqBody>, HttpError> {
         let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(target.path.as_bytes())).map_err(
             |e| HttpError::InvalidUrl(format!("invalid URL path '{}': {e}", target.path)),
@@ -460,6 +574,9 @@ impl Session {
             HeaderValue::from_static(super::USER_AGENT),
         );
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some(ae) = &hops.accept_encoding {
+            h.insert(header::ACCEPT_ENCODING, ae.clone());
+        }
         if body.is_empty() && *method != Method::GET && *method != Method::HEAD {
             h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
@@ -571,6 +688,13 @@ impl Session {
             idle: vec![conn],
         });
     }
+}
+
+/// The target as an absolute URI (the reqwest engine wants one; the fast path sends the path).
+fn absolute_uri(target: &Target<'_>) -> Result<Uri, HttpError> {
+    let url = target.full_url();
+    Uri::try_from(url.as_str())
+        .map_err(|e| HttpError::InvalidUrl(format!("invalid URL '{url}': {e}")))
 }
 
 /// python-requests' `should_strip_auth`, inverted: credentials survive a redirect only to the same

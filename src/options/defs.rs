@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::http::EngineKind;
+
 use super::table::{Active, BadDefault, Needs, OptionDef, Shape, Unsupported};
 use super::values::*;
 
@@ -367,6 +369,41 @@ options! {
     /// Do not verify TLS certificates
     insecure: bool = parse_bool, default "false" {
         key: "insecure", shape: Shape::Flag, example: "true",
+    }
+    /// PEM file of the certificate authorities that servers' certificates must chain to,
+    /// instead of the built-in roots
+    ca_bundle: PathBuf = parse_path {
+        key: "ca-bundle", value_name: "FILE", example: "ca.pem",
+    }
+    /// PEM client certificate offered to servers that ask for one (mTLS); its key may be in the
+    /// same file
+    client_cert: PathBuf = parse_path {
+        key: "client-cert", value_name: "FILE", example: "client.pem",
+    }
+    /// PEM private key of --client-cert
+    client_key: PathBuf = parse_path {
+        key: "client-key", value_name: "FILE", example: "client.key",
+        needs: Some(Needs {
+            option: "client-cert",
+            message: "--client-key only works together with --client-cert",
+        }),
+    }
+    /// Connect to these addresses instead of asking DNS, as curl's --resolve: host:port:address
+    /// entries (the URL, Host header and TLS name keep the host)
+    resolve: Vec<String> = parse_resolve, default "" {
+        key: "resolve", shape: Shape::List, value_name: "HOST:PORT:ADDR",
+        example: "api.example.com:443:127.0.0.1",
+    }
+    /// HTTP engine of requests that choose none: hyper (the HTTP/1.1 fast path), reqwest
+    /// (HTTP/2, proxies), or auto (hyper unless the request needs reqwest or a proxy is set in
+    /// the environment)
+    http_engine: EngineKind = parse_http_engine, default "auto" {
+        key: "http-engine", value_name: "ENGINE", example: "reqwest",
+    }
+    /// Accept-Encoding sent by default (responses are decoded whatever it says); empty or
+    /// "none" sends none
+    accept_encoding: String = parse_accept_encoding, default "gzip, deflate, br, zstd" {
+        key: "accept-encoding", value_name: "CODINGS", example: "gzip",
     }
     /// The largest response body a request reads into memory, e.g. 64MiB, 500KB, or bytes; 0
     /// for no limit. A longer body is a BodyTooLarge failure; a request's own `max_body` wins,

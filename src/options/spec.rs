@@ -225,6 +225,12 @@ fn run_spec(v: Values, cwd: &Path) -> Result<RunSpec, OptionsError> {
             threads: v.threads.unwrap_or_else(default_threads),
             http: HttpConfig {
                 insecure: v.insecure,
+                engine: v.http_engine,
+                accept_encoding: v.accept_encoding,
+                ca_bundle: v.ca_bundle,
+                client_cert: v.client_cert,
+                client_key: v.client_key,
+                resolve: v.resolve,
                 max_body: v.max_body_size,
                 ..HttpConfig::default()
             },

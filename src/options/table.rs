@@ -240,6 +240,7 @@ always_active!(
     std::path::PathBuf,
     std::net::IpAddr,
     log::LevelFilter,
+    crate::http::EngineKind,
     (String, String),
     Vec<String>,
     Vec<std::path::PathBuf>

@@ -158,6 +158,29 @@ pub fn parse_host(s: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
+pub fn parse_http_engine(s: &str) -> Result<crate::http::EngineKind, String> {
+    s.trim().parse()
+}
+
+pub fn parse_resolve(s: &str) -> Result<Vec<String>, String> {
+    let entries = split_list(s);
+    for e in &entries {
+        e.parse::<crate::http::Resolve>()?;
+    }
+    Ok(entries)
+}
+
+pub fn parse_accept_encoding(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(String::new());
+    }
+    if t.bytes().any(|b| b.is_ascii_control()) {
+        return Err("expected codings such as \"gzip, br\" (no control characters)".into());
+    }
+    Ok(t.to_string())
+}
+
 pub fn parse_path(s: &str) -> Result<PathBuf, String> {
     if s.trim().is_empty() {
         Err("the path is empty".into())

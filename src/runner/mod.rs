@@ -92,6 +92,8 @@ pub struct LocalRunner {
 impl LocalRunner {
     pub fn new(scenario: Arc<Scenario>, cfg: RunnerConfig) -> Result<Self, RunnerError> {
         let bases = class_bases(&scenario, cfg.host.as_deref())?;
+        // Unreadable certificate files are refused here, before the run, not in each thread.
+        crate::http::Client::new(&cfg.http).map_err(|e| RunnerError::Http(e.to_string()))?;
         let threads = cfg.threads.max(1);
         let stacks = cfg
             .max_stacks

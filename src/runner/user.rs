@@ -54,7 +54,9 @@ pub async fn run(w: Rc<Worker>, class_idx: usize, id: u64, stop: Arc<StopSignal>
     let ctx = Rc::new(UserCtx {
         id,
         class_name: Arc::from(class.name.as_str()),
-        session: w.http.session(w.bases[class_idx].clone()),
+        session: w
+            .http
+            .session_with(w.bases[class_idx].clone(), class.http.clone()),
         rng: RefCell::new(rng),
         stop: stop.clone(),
         jobs: RefCell::new(Vec::new()),
@@ -359,7 +361,9 @@ pub async fn dry_run(w: Rc<Worker>, class_idx: usize, id: u64) {
     let ctx = Rc::new(UserCtx {
         id,
         class_name: Arc::from(class.name.as_str()),
-        session: w.http.session(w.bases[class_idx].clone()),
+        session: w
+            .http
+            .session_with(w.bases[class_idx].clone(), class.http.clone()),
         rng: RefCell::new(SmallRng::seed_from_u64(w.seed.unwrap_or(0) ^ id)),
         stop: StopSignal::new(),
         jobs: RefCell::new(Vec::new()),

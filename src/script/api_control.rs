@@ -204,7 +204,8 @@ pub fn register(engine: &mut Engine, unit: usize, control: &Arc<RunControl>) {
     engine.register_get("done", |j: &mut JobHandle| j.done.load(Ordering::Acquire));
 
     // The running user's (or the runner's) HTTP client, for closures and listeners without `this`.
-    engine.register_fn("client", || Client);
+    engine.register_fn("client", Client::default);
+    engine.register_fn("client", Client::with_settings);
     engine.register_fn(
         "set_header",
         |_: Client, name: &str, value: Dynamic| -> R<()> {

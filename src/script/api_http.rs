@@ -5,6 +5,7 @@
 //! is dropped (the end of Locust's `with` block).
 
 use crate::pyfmt::py_repr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,14 +17,26 @@ use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, Map};
 use super::api_core::suspend_error;
 use super::context;
 use super::error::runtime_error;
+use super::http_settings;
 use crate::coro;
 use crate::http as h;
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// `this.client`: a handle on the running user's session (the session itself stays in Rust).
-#[derive(Clone)]
-pub struct Client;
+/// `client(#{ engine, http2, accept_encoding, proxy, auth })` makes one whose requests get those
+/// settings.
+#[derive(Clone, Default)]
+pub struct Client(Option<Arc<h::RequestDefaults>>);
+
+impl Client {
+    /// A handle whose requests get `settings` (a map of [`http_settings::HTTP_SETTINGS`]).
+    pub fn with_settings(settings: Map) -> R<Client> {
+        Ok(Client(Some(Arc::new(http_settings::request_defaults(
+            settings, "client()",
+        )?))))
+    }
+}
 
 #[derive(Clone)]
 pub struct Response(Arc<ResponseData>);
@@ -35,6 +48,7 @@ pub struct ResponseData {
     /// The body's full length, kept or not (`keep_body`).
     body_len: u64,
     url: String,
+    version: http::Version,
     elapsed_ms: f64,
     error: Option<String>,
     /// With catch_response: the sample, reported on drop with the script's verdict.
@@ -74,25 +88,29 @@ const METHODS: [(&str, Method); 7] = [
     ("options", Method::OPTIONS),
 ];
 
-pub fn register(engine: &mut Engine) {
+/// `dir`: the scenario's folder (`files:` paths are relative to it).
+pub fn register(engine: &mut Engine, dir: &Path) {
+    let dir: Arc<Path> = dir.into();
     engine.register_type_with_name::<Client>("Client");
     engine.register_fn("to_string", |_: &mut Client| "<Client>".to_string());
     for (name, method) in METHODS {
-        let m = method.clone();
-        engine.register_fn(name, move |_: Client, url: &str| {
-            request(m.clone(), url, None)
+        let (m, d) = (method.clone(), dir.clone());
+        engine.register_fn(name, move |c: Client, url: &str| {
+            request(m.clone(), url, None, &c, &d)
         });
-        engine.register_fn(name, move |_: Client, url: &str, opts: Map| {
-            request(method.clone(), url, Some(opts))
+        let d = dir.clone();
+        engine.register_fn(name, move |c: Client, url: &str, opts: Map| {
+            request(method.clone(), url, Some(opts), &c, &d)
         });
     }
-    engine.register_fn("request", |_: Client, method: &str, url: &str| {
-        request(parse_method(method)?, url, None)
+    let d = dir.clone();
+    engine.register_fn("request", move |c: Client, method: &str, url: &str| {
+        request(parse_method(method)?, url, None, &c, &d)
     });
     engine.register_fn(
         "request",
-        |_: Client, method: &str, url: &str, opts: Map| {
-            request(parse_method(method)?, url, Some(opts))
+        move |c: Client, method: &str, url: &str, opts: Map| {
+            request(parse_method(method)?, url, Some(opts), &c, &dir)
         },
     );
 
@@ -113,19 +131,40 @@ pub fn register(engine: &mut Engine) {
     engine.register_get("catch_response", |r: &mut Response| r.0.pending.is_some());
     engine.register_get("elapsed", |r: &mut Response| r.0.elapsed_ms);
     engine.register_get("url", |r: &mut Response| r.0.url.clone());
+    // "HTTP/1.1" or "HTTP/2.0" (what the engine spoke; empty for a failed request).
+    engine.register_get("http_version", |r: &mut Response| {
+        if r.0.status == 0 {
+            String::new()
+        } else {
+            format!("{:?}", r.0.version)
+        }
+    });
     engine.register_get("error", |r: &mut Response| match &r.0.error {
         Some(e) => Dynamic::from(e.clone()),
         None => Dynamic::UNIT,
     });
+    // A repeated header's values joined with ", " (python-requests' `r.headers`); every value
+    // apart with `headers_all(name)`.
     engine.register_get("headers", |r: &mut Response| {
         let mut m = Map::new();
-        for (k, v) in &r.0.headers {
-            m.insert(
-                k.as_str().into(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned().into(),
-            );
+        for k in r.0.headers.keys() {
+            let joined =
+                r.0.headers
+                    .get_all(k)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            m.insert(k.as_str().into(), joined.into());
         }
         m
+    });
+    engine.register_fn("headers_all", |r: &mut Response, name: &str| -> Array {
+        r.0.headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().into())
+            .collect()
     });
     engine.register_fn("header", |r: &mut Response, name: &str| {
         match r.0.headers.get(name) {
@@ -176,30 +215,37 @@ struct Options {
     headers: Vec<(String, String)>,
     body: Bytes,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     follow_redirects: bool,
     max_body: Option<u64>,
     keep_body: Option<u64>,
     url: String,
+    http: h::RequestDefaults,
 }
 
-const OPTION_KEYS: &str = "headers, params, json, form, data, body, timeout, \
-     allow_redirects (or redirects), name, catch_response, max_body, keep_body";
+const OPTION_KEYS: &str = "headers, params, json, form, data, body, files, timeout, \
+     allow_redirects (or redirects), name, catch_response, max_body, keep_body, engine, http2, \
+     accept_encoding, proxy, auth";
 
-fn options(url: &str, opts: Option<Map>) -> R<Options> {
+fn options(url: &str, opts: Option<Map>, dir: &Path) -> R<Options> {
     let mut o = Options {
         name: None,
         catch: false,
         headers: Vec::new(),
         body: Bytes::new(),
         timeout: None,
+        connect_timeout: None,
         follow_redirects: true,
         max_body: None,
         keep_body: None,
         url: url.to_string(),
+        http: h::RequestDefaults::default(),
     };
     let Some(opts) = opts else { return Ok(o) };
-    let mut content_type: Option<&str> = None;
+    let mut content_type: Option<String> = None;
     let mut bodies = 0;
+    let mut form: Option<Map> = None;
+    let mut files: Option<Map> = None;
     for (k, v) in opts {
         match k.as_str() {
             "name" => o.name = Some(v.to_string()),
@@ -207,16 +253,18 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
             "allow_redirects" | "redirects" => {
                 o.follow_redirects = v.as_bool().map_err(|_| bad(&k, "true or false", &v))?
             }
-            "timeout" => {
-                let s = v
-                    .as_float()
-                    .or_else(|_| v.as_int().map(|i| i as f64))
-                    .map_err(|_| bad(&k, "seconds", &v))?;
-                if !s.is_finite() || s <= 0.0 {
-                    return Err(bad(&k, "seconds > 0", &v));
-                }
-                o.timeout = Some(Duration::from_secs_f64(s));
+            _ if http_settings::HTTP_SETTINGS.contains(&k.as_str()) => {
+                http_settings::http_setting(&mut o.http, &k, &v)?
             }
+            "timeout" => match v.clone().try_cast::<Array>() {
+                // python-requests' (connect, read)
+                Some(pair) if pair.len() == 2 => {
+                    o.connect_timeout = Some(seconds(&k, &pair[0])?);
+                    o.timeout = Some(seconds(&k, &pair[1])?);
+                }
+                Some(_) => return Err(bad(&k, "seconds or [connect, read] seconds", &v)),
+                None => o.timeout = Some(seconds(&k, &v)?),
+            },
             "max_body" => o.max_body = Some(byte_count(&k, &v)?),
             "keep_body" => o.keep_body = Some(byte_count(&k, &v)?),
             "headers" => {
@@ -245,12 +293,23 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
                 o.body = serde_json::to_vec(&v)
                     .map_err(|e| runtime_error(format!("json: cannot encode: {e}")))?
                     .into();
-                content_type = Some("application/json");
+                content_type = Some("application/json".into());
             }
             "form" | "data" if v.is_map() => {
                 bodies += 1;
-                o.body = urlencode(v.cast::<Map>()).into_bytes().into();
-                content_type = Some("application/x-www-form-urlencoded");
+                let m = v.cast::<Map>();
+                o.body = urlencode(m.clone()).into_bytes().into();
+                form = Some(m);
+                content_type = Some("application/x-www-form-urlencoded".into());
+            }
+            "files" => {
+                files = Some(v.clone().try_cast::<Map>().ok_or_else(|| {
+                    bad(
+                        &k,
+                        "a map of field to #{ path | data, name, content_type }",
+                        &v,
+                    )
+                })?)
             }
             "body" | "data" => {
                 bodies += 1;
@@ -272,16 +331,38 @@ fn options(url: &str, opts: Option<Map>) -> R<Options> {
     if bodies > 1 {
         return Err(runtime_error("give only one of json, form, data or body"));
     }
+    if let Some(files) = files {
+        if bodies > 0 && form.is_none() {
+            return Err(runtime_error(
+                "files can go with form fields (form, or data as a map) but not with json, body or data as a string",
+            ));
+        }
+        let m = super::multipart::encode(form.as_ref(), &files, dir)?;
+        o.body = m.body.into();
+        content_type = Some(m.content_type);
+    }
     if let Some(ct) = content_type {
         if !o
             .headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
         {
-            o.headers.push(("content-type".into(), ct.into()));
+            o.headers.push(("content-type".into(), ct));
         }
     }
     Ok(o)
+}
+
+/// A timeout in seconds, > 0.
+fn seconds(key: &str, v: &Dynamic) -> R<Duration> {
+    let s = v
+        .as_float()
+        .or_else(|_| v.as_int().map(|i| i as f64))
+        .map_err(|_| bad(key, "seconds or [connect, read] seconds", v))?;
+    if !s.is_finite() || s <= 0.0 || s > 1e9 {
+        return Err(bad(key, "seconds > 0", v));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 fn byte_count(key: &str, v: &Dynamic) -> R<u64> {
@@ -291,7 +372,7 @@ fn byte_count(key: &str, v: &Dynamic) -> R<u64> {
         .ok_or_else(|| bad(key, "a number of bytes >= 0", v))
 }
 
-fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
+pub(super) fn bad(key: &str, expected: &str, v: &Dynamic) -> Box<EvalAltResult> {
     runtime_error(format!(
         "request option '{key}' must be {expected}, got {} ({v})",
         v.type_name()
@@ -313,8 +394,14 @@ fn urlencode(m: Map) -> String {
     s.finish()
 }
 
-fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
-    let mut o = options(url, opts)?;
+fn request(
+    method: Method,
+    url: &str,
+    opts: Option<Map>,
+    client: &Client,
+    dir: &Path,
+) -> R<Response> {
+    let mut o = options(url, opts, dir)?;
     let mut headers = std::mem::take(&mut o.headers);
     let session = coro::with_current_user(|u| {
         u.map(|u| {
@@ -338,16 +425,31 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
         )
     })?;
     let name = o.name.unwrap_or_else(|| h::path_url(&o.url).to_string());
-    let req = h::Request {
+    let mut req = h::Request {
         method: method.clone(),
         url: o.url,
         headers,
         body: o.body,
         timeout: o.timeout,
+        connect_timeout: o.connect_timeout,
         follow_redirects: o.follow_redirects,
+        engine: h::EngineKind::Auto,
+        http2: h::Http2::Off,
+        accept_encoding: None,
+        proxy: None,
+        auth: None,
         max_body: o.max_body,
         keep_body: o.keep_body,
     };
+    // The request's own settings, then the client handle's, then the user class's.
+    let mut http = o.http;
+    if let Some(c) = &client.0 {
+        http = http.or(c);
+    }
+    if let Some(class) = session.defaults() {
+        http = http.or(class);
+    }
+    http.apply(&mut req);
     let started = Instant::now();
     let result = coro::block_on(session.send(req)).map_err(|e| suspend_error(e, "HTTP request"))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -360,6 +462,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
                 body: r.body,
                 body_len: r.body_len,
                 url: r.url,
+                version: r.version,
                 elapsed_ms,
                 error,
                 pending: None,
@@ -373,6 +476,7 @@ fn request(method: Method, url: &str, opts: Option<Map>) -> R<Response> {
             body: Bytes::new(),
             body_len: 0,
             url: String::new(),
+            version: http::Version::HTTP_11,
             elapsed_ms,
             error: Some(e.to_string()),
             pending: None,
@@ -437,14 +541,27 @@ mod tests {
     fn options_are_checked() {
         let mut m = Map::new();
         m.insert("nmae".into(), "x".into());
-        assert!(options("/", Some(m))
+        assert!(options("/", Some(m), Path::new("."))
             .err()
             .unwrap()
             .to_string()
             .contains("unknown request option 'nmae'"));
+        for bad in [
+            Dynamic::from(-1.0),
+            Dynamic::from(1e30),
+            Dynamic::from(vec![Dynamic::from(1_i64)]),
+            Dynamic::from(vec![Dynamic::from(1_i64), Dynamic::from("x")]),
+        ] {
+            let mut m = Map::new();
+            m.insert("timeout".into(), bad);
+            assert!(options("/", Some(m), Path::new(".")).is_err());
+        }
         let mut m = Map::new();
-        m.insert("timeout".into(), Dynamic::from(-1.0));
-        assert!(options("/", Some(m)).is_err());
+        let pair = vec![Dynamic::from(2_i64), Dynamic::from(0.5)];
+        m.insert("timeout".into(), Dynamic::from(pair));
+        let o = options("/", Some(m), Path::new(".")).unwrap();
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(o.timeout, Some(Duration::from_millis(500)));
         for bad in [
             Dynamic::from(-1_i64),
             Dynamic::from(1.5),
@@ -452,7 +569,9 @@ mod tests {
         ] {
             let mut m = Map::new();
             m.insert("keep_body".into(), bad);
-            let e = options("/", Some(m)).err().map(|e| e.to_string());
+            let e = options("/", Some(m), Path::new("."))
+                .err()
+                .map(|e| e.to_string());
             assert!(
                 e.as_deref()
                     .unwrap_or_default()
@@ -463,7 +582,7 @@ mod tests {
         let mut m = Map::new();
         m.insert("max_body".into(), Dynamic::from(10_i64));
         m.insert("keep_body".into(), Dynamic::from(0_i64));
-        let o = options("/", Some(m)).ok();
+        let o = options("/", Some(m), Path::new(".")).ok();
         assert_eq!(
             o.map(|o| (o.max_body, o.keep_body)),
             Some((Some(10), Some(0)))
@@ -472,7 +591,10 @@ mod tests {
         let mut p = Map::new();
         p.insert("q".into(), "a b".into());
         m.insert("params".into(), p.into());
-        assert_eq!(options("/s?x=1", Some(m)).unwrap().url, "/s?x=1&q=a+b");
+        assert_eq!(
+            options("/s?x=1", Some(m), Path::new(".")).unwrap().url,
+            "/s?x=1&q=a+b"
+        );
     }
 
     #[test]
@@ -481,7 +603,7 @@ mod tests {
         let mut j = Map::new();
         j.insert("a".into(), Dynamic::from(1_i64));
         m.insert("json".into(), j.into());
-        let o = options("/", Some(m)).unwrap();
+        let o = options("/", Some(m), Path::new(".")).unwrap();
         assert_eq!(&o.body[..], br#"{"a":1}"#);
         assert_eq!(
             o.headers,

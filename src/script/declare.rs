@@ -113,6 +113,7 @@ fn user_class(name: &str, spec: Map, declared_at: String, unit: usize) -> R<User
             "on_start",
             "on_stop",
             "tags",
+            "http",
         ],
         "user()",
     )?;
@@ -152,6 +153,18 @@ fn user_class(name: &str, spec: Map, declared_at: String, unit: usize) -> R<User
                 .to_string(),
         ),
     };
+    let http = match spec.get("http") {
+        None => None,
+        Some(m) => {
+            let m = m.clone().try_cast::<rhai::Map>().ok_or_else(|| {
+                runtime_error(format!(
+                    "user class '{name}': http must be a map such as #{{ engine: \"reqwest\" }}"
+                ))
+            })?;
+            let what = format!("user class '{name}'");
+            Some(Arc::new(super::http_settings::request_defaults(m, &what)?))
+        }
+    };
     let wait = match spec.get("wait_time") {
         None => WaitTime::Constant(0.0),
         Some(w) => wait_time(w, name)?,
@@ -176,6 +189,7 @@ fn user_class(name: &str, spec: Map, declared_at: String, unit: usize) -> R<User
         weight,
         fixed_count,
         host,
+        http,
         wait,
         on_start: spec
             .get("on_start")

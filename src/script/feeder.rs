@@ -239,7 +239,7 @@ pub fn confine(dir: &Path, rel: &str) -> Result<PathBuf, String> {
     }
     if p.is_absolute() || p.has_root() {
         return Err(format!(
-            "'{rel}' is an absolute path: feeder files must be given relative to the scenario's folder"
+            "'{rel}' is an absolute path: files must be given relative to the scenario's folder"
         ));
     }
     let mut depth = 0usize;
@@ -250,11 +250,11 @@ pub fn confine(dir: &Path, rel: &str) -> Result<PathBuf, String> {
             Component::ParentDir if depth > 0 => depth -= 1,
             Component::ParentDir => {
                 return Err(format!(
-                    "'{rel}' leaves the scenario's folder: feeder files must be inside it"
+                    "'{rel}' leaves the scenario's folder: files must be inside it"
                 ))
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("'{rel}' is an absolute path: feeder files must be given relative to the scenario's folder"))
+                return Err(format!("'{rel}' is an absolute path: files must be given relative to the scenario's folder"))
             }
         }
     }

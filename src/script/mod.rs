@@ -16,8 +16,10 @@ pub mod error;
 pub mod events;
 pub mod feeder;
 pub mod files;
+pub mod http_settings;
 pub mod limits;
 pub mod model;
+mod multipart;
 pub mod ratio;
 pub mod run_control;
 pub mod stdlib;
@@ -347,7 +349,7 @@ fn build_engine(
     engine.register_type_with_name::<Control>("Control");
     declare::register(&mut engine, decls, unit);
     api_core::register(&mut engine);
-    api_http::register(&mut engine);
+    api_http::register(&mut engine, dir);
     api_control::register(&mut engine, unit, control);
     events::register(&mut engine, events, unit);
     stdlib::register(&mut engine, dir);
@@ -359,7 +361,7 @@ fn build_engine(
 /// A user's `this`: its own map, with `client` (its HTTP session).
 pub fn new_this() -> Dynamic {
     let mut m = rhai::Map::new();
-    m.insert("client".into(), Dynamic::from(api_http::Client));
+    m.insert("client".into(), Dynamic::from(api_http::Client::default()));
     Dynamic::from_map(m)
 }
 

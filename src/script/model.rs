@@ -219,6 +219,8 @@ pub struct UserClass {
     pub weight: f64,
     pub fixed_count: u64,
     pub host: Option<String>,
+    /// Request settings of the class (`http: #{ engine, http2, accept_encoding, proxy, auth }`).
+    pub http: Option<Arc<crate::http::RequestDefaults>>,
     pub wait: WaitTime,
     pub on_start: Option<Callable>,
     pub on_stop: Option<Callable>,

@@ -53,7 +53,7 @@ mod tests {
     fn engine(dir: &Path) -> Engine {
         let mut e = Engine::new();
         e.set_max_expr_depths(64, 32); // as build_engine
-        super::super::api_http::register(&mut e);
+        super::super::api_http::register(&mut e, dir);
         super::super::api_control::register(&mut e, 0, &Default::default());
         register(&mut e, dir);
         e

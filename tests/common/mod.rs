@@ -7,6 +7,7 @@
 //! - `csv_files`: the CSV reports a run writes;
 //! - `raw_http`: a minimal HTTP client for the web UI's API;
 //! - `hostile`: raw TCP servers that misbehave (reset, hang, drip, garbage, redirect loops);
+//! - `proxy`: a forward proxy (HTTP CONNECT, absolute-form, SOCKS5) that records what it served;
 //! - `library`: configurations for tests that drive the library (runner, test run) directly;
 //! - `locust_keys`: the shapes of Locust's web API answers;
 //! - `locust`: the real Locust as a test peer (skipped when missing unless CI requires it), its
@@ -26,6 +27,7 @@ mod locust;
 mod locust_keys;
 mod master;
 mod process;
+pub mod proxy;
 mod raw_http;
 mod scenario;
 pub mod scenario_dir;

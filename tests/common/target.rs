@@ -1,6 +1,6 @@
 //! The counting target: an axum app on 127.0.0.1 that records every request it sees (per path, in
 //! order, with arrival times) and answers the routes behaviour tests need: status codes, slow
-//! answers, cookies, counters, header echo, and the login endpoints of the stdlib's `auth` module.
+//! answers, cookies, counters, header echo, a gzipped body, and the login endpoints of the stdlib's `auth` module.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -128,6 +128,17 @@ fn router(seen: Arc<Seen>) -> Router {
         .route("/login", axum::routing::post(login))
         .route("/whoami", get(whoami))
         .route("/echo/header/{name}", any(echo_header))
+        .route("/gzip/json", get(gzip_json))
+        .route(
+            "/repeat",
+            get(|| async {
+                let mut h = HeaderMap::new();
+                h.append("x-rep", "a".parse().unwrap());
+                h.append("x-rep", "b".parse().unwrap());
+                (h, "repeated")
+            }),
+        )
+        .route("/multipart", axum::routing::post(multipart_parts))
         .fallback(any(|| async { "ok" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(seen)
@@ -215,6 +226,103 @@ async fn echo_header(headers: HeaderMap, AxPath(name): AxPath<String>) -> String
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_string()
+}
+
+/// A JSON document of [`GZIP_JSON_LEN`] bytes, gzipped: `{"n":1000,"pad":"xx…"}`.
+async fn gzip_json() -> impl IntoResponse {
+    use std::io::Write;
+    let doc = gzip_json_doc();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(doc.as_bytes()).unwrap();
+    (
+        [
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        e.finish().unwrap(),
+    )
+}
+
+/// Decoded length of `/gzip/json`.
+pub const GZIP_JSON_LEN: usize = 10_000;
+
+fn gzip_json_doc() -> String {
+    let head = r#"{"n":1000,"pad":""#;
+    let pad = GZIP_JSON_LEN - head.len() - 2;
+    format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+/// Parses a `multipart/form-data` body and answers one line per part:
+/// `name|filename|content-type|length|body as lossy text` (empty for what the part lacks), or 400
+/// with the reason.
+async fn multipart_parts(headers: HeaderMap, body: axum::body::Bytes) -> (StatusCode, String) {
+    match parse_multipart(&headers, &body) {
+        Ok(lines) => (StatusCode::OK, lines.join("\n")),
+        Err(e) => (StatusCode::BAD_REQUEST, e),
+    }
+}
+
+fn parse_multipart(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, String> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no content-type")?;
+    let boundary = ct
+        .strip_prefix("multipart/form-data; boundary=")
+        .ok_or(format!("not multipart: {ct}"))?;
+    let delim = format!("--{boundary}");
+    let text = body;
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let mut at = find(text, delim.as_bytes(), 0).ok_or("no first boundary")?;
+    let mut out = Vec::new();
+    loop {
+        at += delim.len();
+        if text[at..].starts_with(b"--\r\n") {
+            return Ok(out);
+        }
+        if !text[at..].starts_with(b"\r\n") {
+            return Err("no CRLF after a boundary".into());
+        }
+        at += 2;
+        let head_end = find(text, b"\r\n\r\n", at).ok_or("no end of part headers")?;
+        let head = String::from_utf8_lossy(&text[at..head_end]).to_string();
+        let data_start = head_end + 4;
+        let next = find(text, format!("\r\n{delim}").as_bytes(), data_start)
+            .ok_or("no closing boundary")?;
+        let data = &text[data_start..next];
+        let param = |key: &str| {
+            head.split(';')
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix(&format!("{key}=\"")))
+                .map(|v| {
+                    v.trim_end_matches(['"', '\r'])
+                        .split('"')
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default()
+        };
+        let ctype = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .unwrap_or("")
+            .to_string();
+        out.push(format!(
+            "{}|{}|{}|{}|{}",
+            param("name"),
+            param("filename"),
+            ctype,
+            data.len(),
+            String::from_utf8_lossy(data)
+        ));
+        at = next + 2;
+    }
 }
 
 // ---- Login endpoints (the stdlib's `auth` module) ----

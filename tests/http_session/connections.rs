@@ -2,19 +2,25 @@
 //! and origin (more only for concurrent requests), stale ones retried, Locust's texts for refused,
 //! reset, closed and truncated connections and for timeouts, and TLS.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use rustlocust::http::{BaseUrl, Client, HttpConfig, HttpError, Request, Session};
+use rustlocust::http::{BaseUrl, Client, EngineKind, HttpConfig, HttpError, Request, Session};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::support::*;
+
+// Failures read the same whatever the engine.
+on_both_engines!(
+    read_timeout,
+    connection_refused,
+    connection_reset,
+    remote_disconnected_on_fresh_connection,
+    truncated_body
+);
 
 #[tokio::test(flavor = "current_thread")]
 async fn keep_alive_reuses_one_connection() {
@@ -73,11 +79,10 @@ async fn concurrent_sends_open_a_second_connection() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn read_timeout() {
+async fn read_timeout(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let t = Instant::now();
         let e = s.send(Request::get("/never").timeout(Duration::from_millis(200))).await.unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(2));
@@ -91,7 +96,7 @@ async fn read_timeout() {
         );
         assert_eq!(s.idle_connections(), 0);
         // the session still works afterwards; default timeout from the client config
-        let c = Client::new(&HttpConfig { default_timeout: Duration::from_millis(100), ..HttpConfig::default() }).unwrap();
+        let c = Client::new(&HttpConfig { default_timeout: Duration::from_millis(100), engine, ..HttpConfig::default() }).unwrap();
         let s = c.session(s.base().cloned());
         assert!(s.send(Request::get("/slow")).await.unwrap_err().is_timeout());
         assert_eq!(s.send(Request::get("/hello")).await.unwrap().status, 200);
@@ -99,21 +104,28 @@ async fn read_timeout() {
     .await
 }
 
+/// A listener that never accepts, with its backlog filled (the fillers must live): further SYNs
+/// are dropped, so connecting to it hangs.
+async fn full_backlog() -> (TcpListener, Vec<TcpStream>) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = sock.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    (listener, fillers)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn connect_timeout_on_full_backlog() {
     local(async {
-        // A listener that never accepts, with its backlog filled: further SYNs are dropped.
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = sock.listen(0).unwrap();
+        let (listener, _fillers) = full_backlog().await;
         let addr = listener.local_addr().unwrap();
-        let mut fillers = Vec::new();
-        for _ in 0..8 {
-            match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => fillers.push(s),
-                _ => break,
-            }
-        }
         let s = client().session(None);
         let e = s
             .send(Request::get(format!("http://127.0.0.1:{}/", addr.port())).timeout(Duration::from_millis(300)))
@@ -131,13 +143,64 @@ async fn connect_timeout_on_full_backlog() {
     .await
 }
 
+/// python-requests' `timeout=(connect, read)` on the fast path: each bound reported as itself.
 #[tokio::test(flavor = "current_thread")]
-async fn connection_refused() {
+async fn connect_and_read_timeouts_apart() {
+    local(async {
+        let (listener, _fillers) = full_backlog().await;
+        let full = listener.local_addr().unwrap();
+        let s = client().session(None);
+        let t = Instant::now();
+        let e = s
+            .send(
+                Request::get(format!("http://127.0.0.1:{}/", full.port()))
+                    .timeouts(Duration::from_millis(300), Duration::from_secs(20)),
+            )
+            .await
+            .unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(
+            e.to_string()
+                .ends_with("Connect timed out. (connect timeout=0.3)\")"),
+            "{e}"
+        );
+
+        // connecting fast, the read bound starts after it
+        let (addr, _) = serve(app()).await;
+        let s = session_to(addr);
+        let e = s
+            .send(
+                Request::get("/never")
+                    .timeouts(Duration::from_secs(20), Duration::from_millis(200)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("Read timed out. (read timeout=0.2)\")"),
+            "{e}"
+        );
+        let r = s
+            .send(
+                Request::get("/slow").timeouts(Duration::from_millis(200), Duration::from_secs(5)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status, 200,
+            "the connect bound does not cut a slow answer"
+        );
+        drop(listener);
+    })
+    .await
+}
+
+async fn connection_refused(engine: EngineKind) {
     local(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let s = client().session(Some(
+        let s = client_on(engine).session(Some(
             BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         ));
         let e = s.send(Request::get("/")).await.unwrap_err();
@@ -150,8 +213,7 @@ async fn connection_refused() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn connection_reset() {
+async fn connection_reset(engine: EngineKind) {
     local(async {
         let (addr, accepted) = raw_server(|mut s| async move {
             read_head(&mut s).await;
@@ -159,7 +221,7 @@ async fn connection_reset() {
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -174,15 +236,14 @@ async fn connection_reset() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn remote_disconnected_on_fresh_connection() {
+async fn remote_disconnected_on_fresh_connection(engine: EngineKind) {
     local(async {
         let (addr, accepted) = raw_server(|mut s| async move {
             read_head(&mut s).await;
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -193,8 +254,7 @@ async fn remote_disconnected_on_fresh_connection() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn truncated_body() {
+async fn truncated_body(engine: EngineKind) {
     local(async {
         let (addr, _) = raw_server(|mut s| async move {
             read_head(&mut s).await;
@@ -204,7 +264,7 @@ async fn truncated_body() {
             drop(s);
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         let e = s.send(Request::get("/")).await.unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -277,47 +337,9 @@ async fn connection_close_header_is_honoured() {
     .await
 }
 
-async fn tls_server() -> SocketAddr {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let cert: CertificateDer<'static> = ck.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let body = format!("secure {}", req.uri());
-                        Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
-                            Bytes::from(body),
-                        )))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+/// An HTTP/1.1 TLS server with a self-signed certificate answering `secure <path>`.
+pub async fn tls_server() -> SocketAddr {
+    tls_http1_server(tls_server_config(&[]), |uri| format!("secure {uri}")).await
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -1,5 +1,6 @@
 //! What the client sends and what it gives back: methods, headers, URLs against the base URL,
-//! bodies (large, chunked), each session's cookies, and redirects as python-requests follows them.
+//! bodies (large, chunked), each session's cookies, and redirects as python-requests follows them;
+//! the same on both engines.
 
 use std::sync::atomic::Ordering;
 
@@ -8,17 +9,28 @@ use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
 use http::Method;
-use rustlocust::http::{path_url, BaseUrl, Client, HttpConfig, HttpError, Request, USER_AGENT};
+use rustlocust::http::{
+    path_url, BaseUrl, Client, EngineKind, HttpConfig, HttpError, Request, USER_AGENT,
+};
 use tokio::io::AsyncWriteExt;
 
 use super::support::*;
 
-#[tokio::test(flavor = "current_thread")]
-async fn get_and_post_with_body_and_headers() {
+on_both_engines!(
+    basic_auth_per_request,
+    get_and_post_with_body_and_headers,
+    relative_absolute_and_prefixed_urls,
+    cookies_per_session,
+    redirects,
+    large_and_chunked_bodies,
+    cross_origin_redirect
+);
+
+async fn get_and_post_with_body_and_headers(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
         let base = base(addr);
-        let s = client().session(Some(base));
+        let s = client_on(engine).session(Some(base));
 
         let r = s.send(Request::get("/hello")).await.unwrap();
         assert_eq!(r.status, 200);
@@ -96,11 +108,10 @@ async fn get_and_post_with_body_and_headers() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn relative_absolute_and_prefixed_urls() {
+async fn relative_absolute_and_prefixed_urls(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
-        let c = client();
+        let c = client_on(engine);
         // base with a path prefix
         let s = c.session(Some(BaseUrl::parse(&format!("http://127.0.0.1:{}/api/", addr.port())).unwrap()));
         let r = s.send(Request::get("/echo?x=1")).await.unwrap();
@@ -133,12 +144,11 @@ async fn relative_absolute_and_prefixed_urls() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn cookies_per_session() {
+async fn cookies_per_session(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
         let base = base(addr);
-        let c = client();
+        let c = client_on(engine);
         let a = c.session(Some(base.clone()));
         let b = c.session(Some(base.clone()));
         assert_eq!(a.cookie("sid"), None);
@@ -188,12 +198,11 @@ async fn cookies_per_session() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn redirects() {
+async fn redirects(engine: EngineKind) {
     local(async {
         let (addr, _) = serve(app()).await;
         let base = base(addr);
-        let s = client().session(Some(base.clone()));
+        let s = client_on(engine).session(Some(base.clone()));
 
         // 303: POST -> GET, body and content headers dropped
         let r = s
@@ -251,6 +260,7 @@ async fn redirects() {
         // exactly max_redirects hops are fine, one more is not
         let c = Client::new(&HttpConfig {
             max_redirects: 3,
+            engine,
             ..HttpConfig::default()
         })
         .unwrap();
@@ -263,8 +273,7 @@ async fn redirects() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn large_and_chunked_bodies() {
+async fn large_and_chunked_bodies(engine: EngineKind) {
     local(async {
         let big = Bytes::from(vec![b'z'; 1 << 20]);
         let big2 = big.clone();
@@ -275,7 +284,7 @@ async fn large_and_chunked_bodies() {
                 any(|body: Bytes| async move { body.len().to_string() }),
             );
         let (addr, accepted) = serve(app).await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         for _ in 0..3 {
             let r = s.send(Request::get("/big")).await.unwrap();
             assert_eq!(r.body, big);
@@ -297,7 +306,7 @@ async fn large_and_chunked_bodies() {
             }
         })
         .await;
-        let s = session_to(addr);
+        let s = session_on(engine, addr);
         for _ in 0..3 {
             let r = s.send(Request::get("/chunked")).await.unwrap();
             assert!(r.header("content-length").is_none());
@@ -312,8 +321,7 @@ async fn large_and_chunked_bodies() {
     .await
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn cross_origin_redirect() {
+async fn cross_origin_redirect(engine: EngineKind) {
     local(async {
         let (other, other_accepted) = serve(app()).await;
         let target = format!("http://127.0.0.1:{}/echo?x=1", other.port());
@@ -326,7 +334,7 @@ async fn cross_origin_redirect() {
         );
         let (addr, _) = serve(app).await;
         let base = BaseUrl::parse(&format!("http://u:p@127.0.0.1:{}", addr.port())).unwrap();
-        let s = client().session(Some(base));
+        let s = client_on(engine).session(Some(base));
         let r = s
             .send(Request::get("/away").header("Cookie", "mine=1"))
             .await
@@ -343,9 +351,38 @@ async fn cross_origin_redirect() {
             "port changed: credentials dropped like requests"
         );
         assert_eq!(r.url, format!("http://127.0.0.1:{}/echo?x=1", other.port()));
-        assert_eq!(s.idle_connections(), 2);
+        if engine == EngineKind::Hyper {
+            assert_eq!(s.idle_connections(), 2);
+        }
         s.send(Request::get("/away")).await.unwrap();
         assert_eq!(other_accepted.load(Ordering::SeqCst), 1);
+    })
+    .await
+}
+
+async fn basic_auth_per_request(engine: EngineKind) {
+    local(async {
+        let (addr, _) = serve(app()).await;
+        let base = BaseUrl::parse(&format!("http://u:pw@127.0.0.1:{}", addr.port())).unwrap();
+        let s = client_on(engine).session(Some(base));
+        // the request's credentials replace the URL's, and survive a same-origin redirect
+        let r = s
+            .send(Request::get("/r303").basic_auth("user", "p@ss"))
+            .await
+            .unwrap();
+        assert_eq!(lines(&r)["auth"], "Basic dXNlcjpwQHNz");
+        let r = s.send(Request::get("/echo")).await.unwrap();
+        assert_eq!(lines(&r)["auth"], "Basic dTpwdw==");
+        // an explicit Authorization header wins
+        let r = s
+            .send(
+                Request::get("/echo")
+                    .basic_auth("a", "b")
+                    .header("Authorization", "Bearer t"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lines(&r)["auth"], "Bearer t");
     })
     .await
 }

@@ -16,13 +16,39 @@ use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::Bytes;
-use rustlocust::http::{BaseUrl, Client, HttpConfig, Response, Session};
+use rustlocust::http::{BaseUrl, Client, EngineKind, HttpConfig, Response, Session};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::LocalSet;
 
 pub fn client() -> Client {
     Client::new(&HttpConfig::default()).unwrap()
+}
+
+/// A client with default settings whose requests go to `engine`.
+pub fn client_on(engine: EngineKind) -> Client {
+    Client::new(&HttpConfig {
+        engine,
+        ..HttpConfig::default()
+    })
+    .unwrap()
+}
+
+/// `on_both_engines!(a, b)`: each `async fn a(engine: EngineKind)` becomes two tests, `a::hyper`
+/// and `a::reqwest`, so that one body checks that both engines behave the same.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn hyper() {
+                super::$name(rustlocust::http::EngineKind::Hyper).await
+            }
+            #[tokio::test(flavor = "current_thread")]
+            async fn reqwest() {
+                super::$name(rustlocust::http::EngineKind::Reqwest).await
+            }
+        }
+    )*};
 }
 
 /// `http://127.0.0.1:<port of addr>` as a session's base URL.
@@ -33,6 +59,11 @@ pub fn base(addr: SocketAddr) -> BaseUrl {
 /// A session of a default client, its base URL the server at `addr`.
 pub fn session_to(addr: SocketAddr) -> Rc<Session> {
     client().session(Some(base(addr)))
+}
+
+/// [`session_to`] on `engine`.
+pub fn session_on(engine: EngineKind, addr: SocketAddr) -> Rc<Session> {
+    client_on(engine).session(Some(base(addr)))
 }
 
 /// Serves `app`; returns its address and a counter of accepted connections.
@@ -146,6 +177,57 @@ pub fn app() -> Router {
                     .into_response()
             }),
         )
+}
+
+/// A TLS server config with a fresh self-signed certificate for 127.0.0.1 (and localhost),
+/// offering `alpn` (empty: no ALPN).
+pub fn tls_server_config(alpn: &[&[u8]]) -> rustls::ServerConfig {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert: CertificateDer<'static> = ck.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    cfg
+}
+
+/// Serves HTTP/1.1 over TLS with `cfg` on 127.0.0.1, each request answered `answer(uri)`.
+pub async fn tls_http1_server(cfg: rustls::ServerConfig, answer: fn(&str) -> String) -> SocketAddr {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = answer(&req.uri().to_string());
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from(body)),
+                        ))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 /// Runs `f` inside a LocalSet: sessions are `!Send` and spawn their connections locally.
