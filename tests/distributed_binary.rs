@@ -111,6 +111,7 @@ fn wait_workers(workers: Vec<Proc>) {
 const BALANCE: &str = r#"
 user("MyUser", #{ wait_time: constant(1.0), tasks: ["t"], on_start: "hello" });
 fn hello() { this.client.get(`/hello/${worker_index()}`); }
+on("test_start", |e| if is_worker() { client().get("/worker_start") });
 fn t() {
     let ms = random_int(100, 999);
     this.client.get(`/rt/${ms}`, #{ name: "/rt" });
@@ -137,6 +138,12 @@ fn three_workers_share_300_users_evenly_and_merge_exact_percentiles() {
     let fleet = Fleet::new(BALANCE);
     fleet.run(3, ["300", "100", "8s"], &["--stop-timeout", "10s"], &[]);
     let (target, prefix) = (&fleet.target, fleet.prefix());
+    // Workers started without -H: their listeners' client() uses the master's host.
+    assert_eq!(
+        target.seen.count("/worker_start"),
+        3,
+        "one test_start per worker"
+    );
 
     let hellos: Vec<u64> = (0..3)
         .map(|i| target.seen.count(&format!("/hello/{i}")))
@@ -216,8 +223,8 @@ on_message("thanks", |data, me| client().get(`/thanks/${data.index}/${worker_ind
 #[test]
 fn custom_messages_go_both_ways_between_the_binary_master_and_workers() {
     let fleet = Fleet::new(MESSAGES);
-    // The listeners' client() takes its host from -H: the master's host reaches the users (in
-    // `spawn`), not the listeners.
+    // A message may arrive before the `spawn` that carries the master's host: the workers' own
+    // -H gives the handlers a host from the start.
     let host = fleet.target.url();
     let m = fleet.run(2, ["2", "2", "4s"], &[], &["-H", &host]);
     let target = &fleet.target;

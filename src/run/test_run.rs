@@ -310,6 +310,7 @@ impl TestRun {
             st.run_time = run_time.map(|t| t.as_secs_f64());
         });
         let mut args = role_args(&self.scenario.control);
+        self.hooks.set_host(&self.cfg.runner.http, host.as_deref());
         args.insert("host".into(), host.unwrap_or_default().into());
         // The run time counts from here: a test_start listener still running then is cut short.
         self.hooks.new_test();

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rhai::{Dynamic, Map};
 
 use crate::coro::{self, StackPool, StopLevel, StopSignal};
-use crate::http::{self, BaseUrl, HttpConfig};
+use crate::http::{self, BaseUrl, HttpConfig, Session};
 use crate::script::context::{self, Host, JobHandle, UserCtx};
 use crate::script::events::Builtin;
 use crate::script::{Callable, RunControl, Scenario};
@@ -57,7 +57,54 @@ pub struct Hooks {
     hurried: Cell<bool>,
 }
 
+/// The base URL listeners' `client()` uses: the test's host, else the first class's host.
+fn listener_base(scenario: &Scenario, host: Option<&str>) -> Option<BaseUrl> {
+    host.map(str::to_string)
+        .or_else(|| scenario.classes.iter().find_map(|c| c.host.clone()))
+        .and_then(|h| BaseUrl::parse(&h).ok())
+}
+
+fn listener_session(scenario: &Scenario, http_cfg: &HttpConfig, host: Option<&str>) -> Rc<Session> {
+    let base = listener_base(scenario, host);
+    match http::Client::new(http_cfg) {
+        Ok(c) => c.session(base),
+        Err(e) => {
+            log::warn!("event listeners get no HTTP client: {e}");
+            http::Client::new(&HttpConfig {
+                insecure: true,
+                ..HttpConfig::default()
+            })
+            .expect("a client without certificate checks always builds")
+            .session(None)
+        }
+    }
+}
+
 impl Hooks {
+    /// Points the listeners' `client()` at the host of the test about to start (Locust's
+    /// `environment.host`, which the UI's form and a master's `spawn` set): on a worker started
+    /// without `-H` it is the master's host. A new session only when the host changes, so the
+    /// cookies `init` listeners collected survive every test that keeps its host.
+    pub fn set_host(&mut self, http_cfg: &HttpConfig, host: Option<&str>) {
+        let base = listener_base(&self.scenario, host);
+        let current = self.ctx.session.base().map(|b| b.to_string());
+        if base.as_ref().map(|b| b.to_string()) == current {
+            return;
+        }
+        let session = listener_session(&self.scenario, http_cfg, host);
+        let old = &self.ctx;
+        let ctx = Rc::new(UserCtx {
+            id: old.id,
+            class_name: old.class_name.clone(),
+            session,
+            rng: RefCell::new(old.rng.borrow().clone()),
+            stop: old.stop.clone(),
+            jobs: RefCell::new(Vec::new()),
+            default_headers: RefCell::new(old.default_headers.borrow().clone()),
+        });
+        self.ctx = ctx;
+    }
+
     /// Must be created and used inside a `LocalSet` on the control thread.
     pub fn new(
         scenario: Arc<Scenario>,
@@ -66,22 +113,7 @@ impl Hooks {
         seed: Option<u64>,
         stop_timeout: Duration,
     ) -> Hooks {
-        let base = host
-            .map(str::to_string)
-            .or_else(|| scenario.classes.iter().find_map(|c| c.host.clone()))
-            .and_then(|h| BaseUrl::parse(&h).ok());
-        let session = match http::Client::new(http_cfg) {
-            Ok(c) => c.session(base),
-            Err(e) => {
-                log::warn!("event listeners get no HTTP client: {e}");
-                http::Client::new(&HttpConfig {
-                    insecure: true,
-                    ..HttpConfig::default()
-                })
-                .expect("a client without certificate checks always builds")
-                .session(None)
-            }
-        };
+        let session = listener_session(&scenario, http_cfg, host);
         let rng = match seed {
             Some(s) => SmallRng::seed_from_u64(s ^ 0xA5A5_5A5A),
             None => SmallRng::from_rng(&mut rand::rng()),
