@@ -424,9 +424,11 @@ test('the Workers tab of a master with two workers', { skip: missing.length ? `m
     await page.locator('#run-view').waitFor({ state: 'visible' });
     await page.click('#tab-link-workers');
     await page.locator('#tab-workers').waitFor({ state: 'visible' });
-    await waitFor('two running workers with 2 users each', async () => {
+    // CPU, memory and the heartbeat's age show once a heartbeat has come after the spawn
+    // (every second): until then the cells say "–".
+    await waitFor('two running workers with 2 users each and a heartbeat', async () => {
       const r = await rows();
-      return r.length === 2 && r.every((w) => w.state === 'running' && w.users === '2');
+      return r.length === 2 && r.every((w) => w.state === 'running' && w.users === '2' && /MiB$/.test(w.memory) && /s ago$/.test(w.heartbeat));
     });
     const running = await rows();
     assert.notEqual(running[0].id, running[1].id);
